@@ -1,0 +1,100 @@
+"""The run record: a manifest and one line per paper. Everything downstream (resume,
+scores, reports) is recomputed from these, without calling a model."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from reviewer.outcome import ReviewOutcome
+
+SCHEMA_VERSION = 1
+
+
+class DatasetInfo(BaseModel):
+    name: str
+    split: str | None = None
+    path: str | None = None
+    fingerprint: str | None = None
+    n_papers: int = 0
+    #: "raw" (the texts as served) or "blind" (leakage removed), prefixed "pdf-" when the
+    #: papers were read from PDFs.
+    text_mode: str = "raw"
+
+
+class RunManifest(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    kind: Literal["benchmark", "import", "score"] = "benchmark"
+    name: str = ""
+    config: dict = Field(default_factory=dict)
+    config_hash: str = ""
+    dataset: DatasetInfo
+    package_version: str = ""
+    git_revision: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    status: Literal["running", "complete", "interrupted", "imported"] = "running"
+    limit: int | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class HumanLabel(BaseModel):
+    ratings: list[float] = Field(default_factory=list)
+    mean_rating: float | None = None
+    decision: str | None = None  # e.g. "Accept (Poster)", "Reject"
+    accepted: bool | None = None
+
+
+class PaperRecord(BaseModel):
+    paper_id: str
+    ok: bool
+    #: The review form with its original field names, or None when the review failed.
+    review: dict | None = None
+    decision_by_threshold: Literal["Accept", "Reject"] | None = None
+    own_decision: Literal["Accept", "Reject"] | None = None
+    overall: float | None = None
+    #: Mean Overall of the ensemble before rounding, when there was one.
+    overall_mean: float | None = None
+    human: HumanLabel | None = None
+    usage: dict = Field(default_factory=dict)
+    cost_usd: float = 0.0
+    calls: int = 0
+    latency_s: float = 0.0
+    failure: dict | None = None  # {"kind": ..., "message": ...}
+    meta: dict = Field(default_factory=dict)
+
+    @property
+    def score(self) -> float | None:
+        """The continuous score used for AUC and correlations."""
+        return self.overall_mean if self.overall_mean is not None else self.overall
+
+
+def record_from_outcome(outcome: ReviewOutcome, human: HumanLabel | None = None) -> PaperRecord:
+    """One paper's line in a run: the review and both decisions, or the failure and its reason."""
+    meta = outcome.meta
+    review = outcome.review
+    decision = meta.decision_by_threshold
+    if decision is None and review is not None and meta.threshold is not None:
+        decision = "Accept" if review.Overall >= meta.threshold else "Reject"
+    return PaperRecord(
+        paper_id=outcome.paper_id,
+        ok=outcome.ok,
+        review=review.to_json_dict() if review else None,
+        decision_by_threshold=decision,
+        own_decision=review.Decision if review else None,
+        overall=review.Overall if review else None,
+        overall_mean=meta.overall_mean,
+        human=human,
+        usage=meta.usage,
+        cost_usd=meta.cost_usd,
+        calls=meta.calls,
+        latency_s=meta.latency_s,
+        failure=outcome.failure.model_dump() if outcome.failure else None,
+        meta=meta.model_dump(
+            mode="json",
+            include={"model", "cached_calls", "threshold", "truncated", "truncation", "failures",
+                     "hidden_text", "extra"},
+        ),
+    )

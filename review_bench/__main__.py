@@ -1,0 +1,3 @@
+from review_bench.cli import main
+
+main()

@@ -1,0 +1,37 @@
+"""The ``review-bench`` command. Each part of the project registers its own commands."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="review-bench",
+    help="Review ML papers with LLMs or an offline model, and measure the reviewer honestly.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Each module defines ``register(app)`` and adds its commands or sub-apps.
+COMMAND_MODULES = [
+    "reviewer.cli",
+    "benchmarks.run_cli",
+    "benchmarks.score_cli",
+    "benchmarks.data_cli",
+]
+
+
+def build_app() -> typer.Typer:
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+    return app
+
+
+def main() -> None:
+    build_app()()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Everything that decides how a paper is reviewed, in one typed, hashable object."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SystemPrompt = Literal["critical", "neutral", "lenient"]
+
+
+class ReviewConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = "embedded"
+    base_url: str | None = None
+    adapter: str | None = Field(default=None, description="LoRA adapter folder (hf backend)")
+    system_prompt: SystemPrompt = "critical"
+    fewshot: int = Field(default=0, ge=0, le=3)
+    ensemble: int = Field(default=1, ge=1, le=20)
+    reflections: int = Field(default=1, ge=1, le=10, description="1 means no reflection")
+    temperature: float = Field(default=0.75, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=4096, ge=64)
+    threshold: float = Field(default=6.0, ge=1.0, le=10.0)
+    max_pages: int | None = Field(default=None, ge=1)
+    repair_attempts: int = Field(default=2, ge=0, le=5)
+
+    def fingerprint(self) -> str:
+        """Short hash of the settings that change reviews (not where the server lives)."""
+        payload = self.model_dump(exclude={"base_url"})
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]

@@ -1,0 +1,128 @@
+"""The one wrapper every backend goes through: retries with backoff (honouring
+retry-after), a concurrency limit, the call cache, and token and cost accounting."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+
+from reviewer.models.base import (
+    ChatMessage,
+    Completion,
+    GenerateConfig,
+    MultipleChoicesUnsupported,
+    Provider,
+    ProviderError,
+    Usage,
+)
+from reviewer.models.cache import CallCache, request_key
+from reviewer.models.pricing import cost_usd
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelStats:
+    calls: int = 0
+    cached_calls: int = 0
+    retries: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+
+
+class Model:
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        max_concurrency: int = 8,
+        use_cache: bool = True,
+        cache: CallCache | None = None,
+        max_retries: int = 5,
+        base_delay: float = 1.0,
+        max_delay: float = 60.0,
+    ):
+        self.provider = provider
+        self.name = provider.name
+        self.max_retries = max_retries
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.cache = (cache or CallCache()) if use_cache else None
+        self.stats = ModelStats()
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._n_refused = False
+
+    @property
+    def context_window(self) -> int:
+        return self.provider.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return self.provider.count_tokens(text)
+
+    async def generate(self, messages: list[ChatMessage], config: GenerateConfig) -> Completion:
+        key = request_key(self.provider.cache_identity(), messages, config)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.stats.cached_calls += 1
+                return hit
+        if config.n > 1 and not (self.provider.supports_n and not self._n_refused):
+            completion = await self._separate_calls(messages, config)
+        else:
+            try:
+                completion = await self._call(messages, config)
+            except MultipleChoicesUnsupported:
+                log.info("%s refused n=%d; making separate calls", self.name, config.n)
+                self._n_refused = True
+                completion = await self._separate_calls(messages, config)
+        if self.cache is not None:
+            self.cache.put(key, completion)
+        return completion
+
+    async def _separate_calls(self, messages, config) -> Completion:
+        parts = await asyncio.gather(*(self._call(messages, config.with_n(1)) for _ in range(config.n)))
+        usage = Usage()
+        for part in parts:
+            usage = usage + part.usage
+        return Completion(
+            texts=[text for part in parts for text in part.texts],
+            usage=usage,
+            model=parts[0].model,
+            cost_usd=sum(part.cost_usd for part in parts),
+            calls=sum(part.calls for part in parts),
+        )
+
+    async def _call(self, messages, config) -> Completion:
+        attempt = 0
+        while True:
+            try:
+                async with self._semaphore:
+                    completion = await self.provider.generate(messages, config)
+            except ProviderError as exc:
+                if not exc.retryable or attempt >= self.max_retries:
+                    raise
+                delay = self._delay(attempt, exc.retry_after)
+                log.warning("%s: %s; retry %d in %.1fs", self.name, exc, attempt + 1, delay)
+                self.stats.retries += 1
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            completion.cost_usd = cost_usd(self.name, completion.usage)
+            completion.calls = 1
+            self.stats.calls += 1
+            self.stats.usage = self.stats.usage + completion.usage
+            self.stats.cost_usd += completion.cost_usd
+            return completion
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        backoff = min(self.base_delay * 2**attempt, self.max_delay)
+        return backoff * (0.5 + random.random() / 2)
+
+    async def aclose(self) -> None:
+        await self.provider.aclose()
+        if self.cache is not None:
+            self.cache.close()

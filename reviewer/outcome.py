@@ -1,0 +1,72 @@
+"""The result of reviewing one paper: a validated review, or a typed failure."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from reviewer.form import ReviewForm
+
+
+class HiddenText(BaseModel):
+    count: int = 0
+    excerpt: str = ""
+    reasons: dict[str, int] = Field(default_factory=dict)
+
+
+class ReviewMeta(BaseModel):
+    model: str
+    config: dict = Field(default_factory=dict)
+    usage: dict = Field(default_factory=dict)
+    cost_usd: float = 0.0
+    calls: int = 0
+    cached_calls: int = 0
+    latency_s: float = 0.0
+    decision_by_threshold: Literal["Accept", "Reject"] | None = None
+    threshold: float | None = None
+    #: Mean Overall over the ensemble before rounding (a continuous score for AUC).
+    overall_mean: float | None = None
+    truncated: bool = False
+    truncation: dict = Field(default_factory=dict)
+    #: Ensemble members dropped because they never parsed, repairs asked for, etc.
+    failures: dict = Field(default_factory=dict)
+    hidden_text: HiddenText | None = None
+    #: Free-form details a reviewer wants to keep (e.g. the offline model's evidence).
+    extra: dict = Field(default_factory=dict)
+
+
+class ReviewFailure(BaseModel):
+    kind: Literal["provider", "parse", "input", "context", "internal"]
+    message: str
+
+
+class ReviewOutcome(BaseModel):
+    paper_id: str
+    review: ReviewForm | None = None
+    failure: ReviewFailure | None = None
+    meta: ReviewMeta
+
+    @property
+    def ok(self) -> bool:
+        return self.review is not None
+
+    def to_json_dict(self) -> dict:
+        """The ``--format json`` shape: the form's fields at top level, plus ``meta``."""
+        body = self.review.to_json_dict() if self.review else {}
+        body["meta"] = self.meta.model_dump(mode="json")
+        if self.failure:
+            body["meta"]["error"] = self.failure.model_dump()
+        return body
+
+
+class PaperReviewer(Protocol):
+    """Anything that reviews papers: the LLM pipeline, the offline model."""
+
+    async def review(self, paper: "Paper") -> ReviewOutcome: ...
+
+    async def aclose(self) -> None: ...
+
+
+if TYPE_CHECKING:  # reviewer.paper imports HiddenText from here, so not at run time
+    from reviewer.paper import Paper

@@ -1,0 +1,54 @@
+"""Turning a model's answer into a validated review form."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from pydantic import ValidationError
+
+from reviewer.form import ReviewForm
+
+FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+DONE_MARKER = "I am done"
+
+
+class ReviewParseError(ValueError):
+    """The answer holds no valid review; the message says why, for the repair prompt."""
+
+
+def extract_json(text: str) -> dict:
+    candidates = [block.strip() for block in FENCED.findall(text)]
+    start, end = text.find("{"), text.rfind("}")
+    if start != -1 and end > start:
+        candidates.append(text[start : end + 1])
+    if not candidates:
+        raise ReviewParseError("the answer contains no JSON object")
+    error = "no JSON object could be decoded"
+    for candidate in reversed(candidates):  # the final block is the final answer
+        for attempt in (candidate, re.sub(r",\s*([}\]])", r"\1", candidate)):
+            try:
+                value = json.loads(attempt)
+            except json.JSONDecodeError as exc:
+                error = f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+                continue
+            if isinstance(value, dict):
+                return value
+            error = "the JSON is not an object"
+    raise ReviewParseError(error)
+
+
+def parse_review(text: str) -> ReviewForm:
+    data = extract_json(text)
+    try:
+        return ReviewForm.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors()[:8]:
+            where = ".".join(str(part) for part in err["loc"]) or "review"
+            problems.append(f"{where}: {err['msg']}")
+        raise ReviewParseError("; ".join(problems)) from None
+
+
+def says_done(text: str) -> bool:
+    return DONE_MARKER.lower() in text.lower()

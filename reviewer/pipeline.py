@@ -1,0 +1,240 @@
+"""The LLM review pipeline: the form prompt with optional few-shot examples, an ensemble
+of k reviews merged by an area-chair meta-review, then reflection rounds.
+
+Nothing here raises for a model's misbehaviour: every paper ends as a ``ReviewOutcome``,
+either a validated review or a typed failure with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+from reviewer.config import ReviewConfig
+from reviewer.fewshot import FewshotExample
+from reviewer.form import SCORE_FIELDS, ReviewForm
+from reviewer.models.base import ChatMessage, Completion, GenerateConfig, ProviderError, Usage
+from reviewer.models.wrapper import Model
+from reviewer.outcome import ReviewFailure, ReviewMeta, ReviewOutcome
+from reviewer.paper import Paper
+from reviewer.parsing import ReviewParseError, parse_review, says_done
+from reviewer.prompts import render
+from reviewer.tokens import Fitted, fit_text
+
+SYSTEM_TEMPLATES = {"critical": "system_critical", "neutral": "system_neutral", "lenient": "system_lenient"}
+# Room kept for each reflection round's answer, on top of the first answer's max_tokens.
+REFLECTION_ANSWER_TOKENS = 1500
+MIN_PAPER_TOKENS = 256
+
+
+class ContextTooSmall(ValueError):
+    pass
+
+
+def build_review_messages(
+    paper_text: str,
+    config: ReviewConfig,
+    examples: list[FewshotExample],
+    *,
+    context_window: int,
+    count_tokens: Callable[[str], int],
+) -> tuple[list[ChatMessage], Fitted]:
+    """The review request, with the paper (and few-shot papers) fitted to the context
+    window, leaving room for the answer and the reflection rounds."""
+    system = render(SYSTEM_TEMPLATES[config.system_prompt])
+    form = render("review_form")
+    skeleton = render("review_request", form=form, examples="", paper="")
+    reflection = render("reflection", current_round=config.reflections, num_reflections=config.reflections)
+    reserve = config.max_tokens + (config.reflections - 1) * (
+        min(config.max_tokens, REFLECTION_ANSWER_TOKENS) + count_tokens(reflection)
+    )
+    available = context_window - count_tokens(system) - count_tokens(skeleton) - reserve
+    if examples:
+        available -= count_tokens(render("fewshot_intro"))
+        share = available // (len(examples) + 1)
+        blocks = []
+        for index, example in enumerate(examples, 1):
+            room = share - count_tokens(example.review_json) - 50
+            if room < MIN_PAPER_TOKENS:
+                raise ContextTooSmall(f"no room for few-shot example {example.name} in {context_window} tokens")
+            fitted_example = fit_text(example.paper_text, room, count_tokens)
+            blocks.append(render("fewshot_example", index=index, paper=fitted_example.text,
+                                 review=example.review_json))
+        examples_block = render("fewshot_intro") + "\n" + "\n".join(blocks) + "\n"
+        available -= count_tokens(examples_block)
+    else:
+        examples_block = ""
+    if available < MIN_PAPER_TOKENS:
+        raise ContextTooSmall(
+            f"the prompt leaves {available} tokens for the paper in a {context_window}-token window; "
+            "use fewer few-shot examples, fewer reflections or a smaller --max-tokens"
+        )
+    fitted = fit_text(paper_text, available, count_tokens)
+    user = render("review_request", form=form, examples=examples_block, paper=fitted.text)
+    return [ChatMessage("system", system), ChatMessage("user", user, cache_prefix=True)], fitted
+
+
+@dataclass
+class _Tally:
+    """What one paper's review cost, across every call made for it."""
+
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    calls: int = 0
+    cached_calls: int = 0
+    failures: Counter = field(default_factory=Counter)
+
+    def add(self, completion: Completion) -> Completion:
+        if completion.cached:
+            self.cached_calls += 1
+        else:
+            self.usage = self.usage + completion.usage
+            self.cost_usd += completion.cost_usd
+            self.calls += completion.calls
+        return completion
+
+
+@dataclass
+class _Candidate:
+    review: ReviewForm
+    text: str
+
+
+class LLMReviewer:
+    def __init__(self, model: Model, config: ReviewConfig, examples: list[FewshotExample]):
+        self.model = model
+        self.config = config
+        self.examples = examples
+        self.form = render("review_form")
+
+    def _generate_config(self, n: int = 1) -> GenerateConfig:
+        return GenerateConfig(temperature=self.config.temperature, max_tokens=self.config.max_tokens, n=n)
+
+    async def review(self, paper: Paper) -> ReviewOutcome:
+        started = time.monotonic()
+        tally = _Tally()
+        meta = ReviewMeta(model=self.model.name, config=self.config.model_dump(mode="json"),
+                          threshold=self.config.threshold, hidden_text=paper.hidden)
+        review: ReviewForm | None = None
+        failure: ReviewFailure | None = None
+        try:
+            messages, fitted = build_review_messages(
+                paper.text, self.config, self.examples,
+                context_window=self.model.context_window, count_tokens=self.model.count_tokens,
+            )
+            meta.truncated = fitted.truncated
+            meta.truncation = fitted.to_dict()
+            review = await self._review(messages, tally, meta)
+            if review is None:
+                failure = ReviewFailure(kind="parse", message="no ensemble member gave a valid review")
+        except ContextTooSmall as exc:
+            failure = ReviewFailure(kind="context", message=str(exc))
+        except ProviderError as exc:
+            failure = ReviewFailure(kind="provider", message=f"{type(exc).__name__}: {exc}")
+        meta.usage = tally.usage.to_dict()
+        meta.cost_usd = tally.cost_usd
+        meta.calls = tally.calls
+        meta.cached_calls = tally.cached_calls
+        meta.failures = dict(tally.failures)
+        meta.latency_s = round(time.monotonic() - started, 3)
+        if review is not None:
+            meta.decision_by_threshold = "Accept" if review.Overall >= self.config.threshold else "Reject"
+            if meta.overall_mean is None:
+                meta.overall_mean = float(review.Overall)
+        return ReviewOutcome(paper_id=paper.paper_id, review=review, failure=failure, meta=meta)
+
+    async def _review(self, messages: list[ChatMessage], tally: _Tally, meta: ReviewMeta) -> ReviewForm | None:
+        k = self.config.ensemble
+        completion = tally.add(await self.model.generate(messages, self._generate_config(n=k)))
+        parsed = await asyncio.gather(*(self._until_valid(messages, text, tally) for text in completion.texts[:k]))
+        members = [candidate for candidate in parsed if candidate is not None]
+        if len(members) < k:
+            tally.failures["dropped_members"] += k - len(members)
+        if not members:
+            return None
+        meta.extra["ensemble_overall"] = [m.review.Overall for m in members]
+        if k > 1:
+            current = await self._meta_review(members, tally, meta)
+            opening = ChatMessage("assistant", render(
+                "start_from_meta", review=json.dumps(current.to_json_dict(), indent=2)))
+        else:
+            current = members[0].review
+            opening = ChatMessage("assistant", members[0].text)
+        return await self._reflect(messages + [opening], current, tally, meta)
+
+    async def _until_valid(self, conversation: list[ChatMessage], text: str, tally: _Tally) -> _Candidate | None:
+        """Parse an answer; on failure ask the model to fix it, a bounded number of times."""
+        repairs = 0
+        while True:
+            try:
+                return _Candidate(parse_review(text), text)
+            except ReviewParseError as exc:
+                if repairs >= self.config.repair_attempts:
+                    return None
+                repairs += 1
+                tally.failures["repairs"] += 1
+                repair = conversation + [
+                    ChatMessage("assistant", text),
+                    ChatMessage("user", render("repair", error=str(exc))),
+                ]
+                text = tally.add(await self.model.generate(repair, self._generate_config())).texts[0]
+
+    async def _meta_review(self, members: list[_Candidate], tally: _Tally, meta: ReviewMeta) -> ReviewForm:
+        """The area chair's merge; its numeric scores are set to the ensemble mean."""
+        count = len(members)
+        reviews = "\n".join(
+            render("meta_member", index=i, count=count, review=json.dumps(m.review.to_json_dict(), indent=2))
+            for i, m in enumerate(members, 1)
+        )
+        conversation = [
+            ChatMessage("system", render("meta_system")),
+            ChatMessage("user", render("meta_request", form=self.form, count=count, reviews=reviews)),
+        ]
+        answer = tally.add(await self.model.generate(conversation, self._generate_config())).texts[0]
+        candidate = await self._until_valid(conversation, answer, tally)
+        if candidate is None:
+            tally.failures["meta_review_unparsed"] += 1
+            base = members[0].review
+        else:
+            base = candidate.review
+        means = {name: statistics.fmean(getattr(m.review, name) for m in members) for name in SCORE_FIELDS}
+        meta.overall_mean = round(means["Overall"], 4)
+        return base.model_copy(update={name: int(round(value)) for name, value in means.items()})
+
+    async def _reflect(self, conversation: list[ChatMessage], review: ReviewForm, tally: _Tally,
+                       meta: ReviewMeta) -> ReviewForm:
+        rounds = self.config.reflections
+        completed = 0
+        stopped_early = False
+        for current_round in range(2, rounds + 1):
+            conversation = conversation + [ChatMessage("user", render(
+                "reflection", current_round=current_round, num_reflections=rounds))]
+            try:
+                answer = tally.add(await self.model.generate(conversation, self._generate_config())).texts[0]
+                candidate = await self._until_valid(conversation, answer, tally)
+            except ProviderError as exc:  # keep the review we have; earlier rounds were valid
+                tally.failures["reflection_provider_error"] += 1
+                meta.extra["reflection_error"] = str(exc)
+                break
+            if candidate is None:
+                tally.failures["reflection_unparsed"] += 1
+                break
+            if candidate.review.Overall != review.Overall:
+                meta.overall_mean = None  # the reflection overrode the ensemble's score
+            review = candidate.review
+            completed += 1
+            conversation = conversation + [ChatMessage("assistant", candidate.text)]
+            if says_done(candidate.text):
+                stopped_early = current_round < rounds
+                break
+        meta.extra["reflection_rounds"] = completed
+        meta.extra["stopped_early"] = stopped_early
+        return review
+
+    async def aclose(self) -> None:
+        await self.model.aclose()

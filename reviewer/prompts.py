@@ -1,0 +1,46 @@
+"""Prompt templates live as text files in ``reviewer/templates``; this renders them.
+
+Placeholders are written ``{{name}}`` so that JSON and LaTeX braces in a template stay
+literal. Rendering is strict: a placeholder with no value, or a value with no
+placeholder, is an error, so a literal ``{{current_round}}`` never reaches a model.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+class PromptError(ValueError):
+    pass
+
+
+@lru_cache(maxsize=None)
+def load_template(name: str, directory: Path = TEMPLATE_DIR) -> str:
+    path = directory / f"{name}.txt"
+    if not path.is_file():
+        raise PromptError(f"no prompt template named {name!r} in {directory}")
+    return path.read_text(encoding="utf-8")
+
+
+def placeholders(template: str) -> set[str]:
+    return set(PLACEHOLDER.findall(template))
+
+
+def render_text(template: str, name: str = "<template>", **values) -> str:
+    wanted = placeholders(template)
+    missing = wanted - values.keys()
+    if missing:
+        raise PromptError(f"prompt {name!r} needs {sorted(missing)}")
+    unused = values.keys() - wanted
+    if unused:
+        raise PromptError(f"prompt {name!r} has no placeholder for {sorted(unused)}")
+    return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), template)
+
+
+def render(name: str, directory: Path = TEMPLATE_DIR, **values) -> str:
+    return render_text(load_template(name, directory), name, **values)
