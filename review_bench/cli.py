@@ -20,6 +20,11 @@ COMMAND_MODULES = [
     "benchmarks.run_cli",
     "benchmarks.score_cli",
     "benchmarks.data_cli",
+    "benchmarks.download_cli",
+    "finetune.cli",
+    "reviewer.embedded.cli",
+    "benchmarks.stack_cli",
+    "scientist.cli",
 ]
 
 

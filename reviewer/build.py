@@ -16,6 +16,7 @@ def build_reviewer(
     *,
     data_dir: str | Path | None = None,
     use_cache: bool = True,
+    refresh_cache: bool = False,
     concurrency: int = 8,
     timeout: float | None = None,
 ) -> PaperReviewer:
@@ -29,6 +30,7 @@ def build_reviewer(
         base_url=config.base_url,
         adapter=config.adapter,
         use_cache=use_cache,
+        refresh_cache=refresh_cache,
         max_concurrency=concurrency,
         timeout=timeout,
     )

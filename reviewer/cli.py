@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from reviewer import cli_options as opt
+from reviewer.cli_options import ReviewOptions, with_review_options
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -29,27 +29,14 @@ def user_errors() -> tuple[type[Exception], ...]:
     return (ConfigurationError, FatalError, MissingDependencyError, PaperInputError, PromptError)
 
 
+@with_review_options
 def review(
     paper: Annotated[Path, typer.Argument(help="A PDF, or a .txt/.md file.", show_default=False)],
-    model: opt.Model = None,
-    data_dir: opt.DataDir = None,
-    fewshot: opt.Fewshot = 0,
-    ensemble: opt.Ensemble = 1,
-    reflections: opt.Reflections = 1,
-    temperature: opt.Temperature = 0.75,
-    threshold: opt.Threshold = 6.0,
-    system_prompt: opt.System = "critical",
-    base_url: opt.BaseUrl = None,
-    adapter: opt.Adapter = None,
-    max_pages: opt.MaxPages = None,
-    max_tokens: opt.MaxTokens = 4096,
-    no_cache: opt.NoCache = False,
-    timeout: opt.Timeout = 600.0,
+    review: ReviewOptions,
     output_format: Annotated[Optional[str], typer.Option("--format", help="json or md (default: md on a terminal).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the review here.")] = None,
 ) -> None:
     """Review one paper with the NeurIPS form."""
-    from reviewer.build import build_reviewer
     from reviewer.markdown import outcome_markdown
     from reviewer.paper import load_paper
 
@@ -57,13 +44,8 @@ def review(
     if fmt not in ("json", "md"):
         raise fail("--format must be json or md")
     try:
-        config = opt.review_config(
-            model=model, base_url=base_url, adapter=adapter, fewshot=fewshot, ensemble=ensemble,
-            reflections=reflections, temperature=temperature, threshold=threshold,
-            system_prompt=system_prompt, max_pages=max_pages, max_tokens=max_tokens,
-        )
-        loaded = load_paper(paper, max_pages=max_pages)
-        reviewer = build_reviewer(config, data_dir=data_dir, use_cache=not no_cache, timeout=timeout)
+        loaded = load_paper(paper, max_pages=review.config.max_pages)
+        reviewer = review.build(concurrency=review.config.ensemble)
         outcome = asyncio.run(_review_once(reviewer, loaded))
     except user_errors() as exc:
         raise fail(str(exc)) from None

@@ -26,6 +26,8 @@ class ReviewConfig(BaseModel):
     threshold: float = Field(default=6.0, ge=1.0, le=10.0)
     max_pages: int | None = Field(default=None, ge=1)
     repair_attempts: int = Field(default=2, ge=0, le=5)
+    #: Cap on the model's context window, e.g. the length a LoRA adapter was trained on.
+    context_window: int | None = Field(default=None, ge=1024)
 
     def fingerprint(self) -> str:
         """Short hash of the settings that change reviews (not where the server lives)."""

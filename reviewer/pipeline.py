@@ -29,6 +29,8 @@ from reviewer.tokens import Fitted, fit_text
 SYSTEM_TEMPLATES = {"critical": "system_critical", "neutral": "system_neutral", "lenient": "system_lenient"}
 # Room kept for each reflection round's answer, on top of the first answer's max_tokens.
 REFLECTION_ANSWER_TOKENS = 1500
+# Chat templates wrap each message in role markers; a generous allowance per message.
+TEMPLATE_TOKENS_PER_MESSAGE = 16
 MIN_PAPER_TOKENS = 256
 
 
@@ -50,8 +52,14 @@ def build_review_messages(
     form = render("review_form")
     skeleton = render("review_request", form=form, examples="", paper="")
     reflection = render("reflection", current_round=config.reflections, num_reflections=config.reflections)
-    reserve = config.max_tokens + (config.reflections - 1) * (
-        min(config.max_tokens, REFLECTION_ANSWER_TOKENS) + count_tokens(reflection)
+    repair = render("repair", error="x" * 300)
+    # Room for the longest conversation: the opening answer, every reflection round, one
+    # repair turn with the bad answer it quotes, the final answer, and chat-template tokens.
+    reserve = (
+        2 * config.max_tokens
+        + (config.reflections - 1) * (min(config.max_tokens, REFLECTION_ANSWER_TOKENS) + count_tokens(reflection))
+        + count_tokens(repair)
+        + TEMPLATE_TOKENS_PER_MESSAGE * (2 * config.reflections + 4)
     )
     available = context_window - count_tokens(system) - count_tokens(skeleton) - reserve
     if examples:
@@ -123,9 +131,11 @@ class LLMReviewer:
         review: ReviewForm | None = None
         failure: ReviewFailure | None = None
         try:
+            window = self.model.context_window
+            if self.config.context_window:
+                window = min(window, self.config.context_window)
             messages, fitted = build_review_messages(
-                paper.text, self.config, self.examples,
-                context_window=self.model.context_window, count_tokens=self.model.count_tokens,
+                paper.text, self.config, self.examples, context_window=window, count_tokens=self.model.count_tokens,
             )
             meta.truncated = fitted.truncated
             meta.truncation = fitted.to_dict()

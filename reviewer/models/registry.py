@@ -88,7 +88,8 @@ def create_provider(model_string: str, *, base_url: str | None = None, adapter: 
 
 
 def create_model(model_string: str, *, base_url: str | None = None, adapter: str | None = None,
-                 use_cache: bool = True, max_concurrency: int = 8, timeout: float | None = None,
-                 max_retries: int = 5) -> Model:
+                 use_cache: bool = True, refresh_cache: bool = False, max_concurrency: int = 8,
+                 timeout: float | None = None, max_retries: int = 5) -> Model:
     provider = create_provider(model_string, base_url=base_url, adapter=adapter, timeout=timeout)
-    return Model(provider, max_concurrency=max_concurrency, use_cache=use_cache, max_retries=max_retries)
+    return Model(provider, max_concurrency=max_concurrency, use_cache=use_cache, refresh_cache=refresh_cache,
+                 max_retries=max_retries)

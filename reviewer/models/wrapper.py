@@ -39,6 +39,7 @@ class Model:
         *,
         max_concurrency: int = 8,
         use_cache: bool = True,
+        refresh_cache: bool = False,
         cache: CallCache | None = None,
         max_retries: int = 5,
         base_delay: float = 1.0,
@@ -50,6 +51,9 @@ class Model:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.cache = (cache or CallCache()) if use_cache else None
+        # Refresh: ask the model again and overwrite, e.g. when retrying a failed review
+        # whose cached answers are the reason it failed.
+        self.refresh_cache = refresh_cache
         self.stats = ModelStats()
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._n_refused = False
@@ -63,7 +67,7 @@ class Model:
 
     async def generate(self, messages: list[ChatMessage], config: GenerateConfig) -> Completion:
         key = request_key(self.provider.cache_identity(), messages, config)
-        if self.cache is not None:
+        if self.cache is not None and not self.refresh_cache:
             hit = self.cache.get(key)
             if hit is not None:
                 self.stats.cached_calls += 1

@@ -1,0 +1,228 @@
+"""Benchmark datasets: papers with human labels, read from a ratings TSV plus texts or PDFs.
+
+Layout (as in ``shared/datasets/iclr2022``)::
+
+    ratings_<split>.tsv   paper_id, rating columns (empty where missing), decision
+    texts/<paper_id>.txt  or  pdfs/<paper_id>.pdf
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+from benchmarks.records import HumanLabel
+from reviewer.paper import Paper, load_paper
+
+DATA_ENV = "REVIEW_BENCH_DATA"
+DEFAULT_SPLIT = "eval"
+TextMode = Literal["blind", "raw"]
+
+
+class DatasetError(Exception):
+    """A dataset that cannot be used. The message is one line, naming the file (and line)."""
+
+
+@dataclass(frozen=True)
+class DatasetPaper:
+    paper_id: str
+    human: HumanLabel
+    #: The text file, or the PDF when the dataset has no texts.
+    path: Path | None = None
+    #: The text itself, for a saved Hugging Face dataset.
+    text: str | None = None
+
+    def identity(self) -> str:
+        """What the fingerprint covers: a file's name and size (stat only), or the text's hash."""
+        if self.text is not None:
+            text_hash = hashlib.sha256(self.text.encode()).hexdigest()
+            return f"{self.paper_id}\t{text_hash}\t{self.human.model_dump_json()}"
+        return f"{self.path.name}\t{self.path.stat().st_size}"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    split: str | None
+    folder: Path
+    #: None for a saved Hugging Face dataset (its labels are in the papers).
+    ratings_path: Path | None
+    #: "text" (papers from texts/), "pdf" (from pdfs/) or "hf" (a saved Hugging Face dataset).
+    source: str
+    papers: list[DatasetPaper]
+
+    def fingerprint(self) -> str:
+        """sha256 over the ratings file and each paper's identity."""
+        digest = hashlib.sha256(self.ratings_path.read_bytes() if self.ratings_path else b"")
+        for paper in self.papers:
+            digest.update(f"\n{paper.identity()}".encode())
+        return digest.hexdigest()
+
+    def text_mode(self, mode: TextMode) -> str:
+        """What the reviewer is shown, as the run record names it."""
+        return f"pdf-{mode}" if self.source == "pdf" else mode
+
+    def subset(self, limit: int | None) -> list[DatasetPaper]:
+        """The first ``limit`` papers in an order fixed by a hash of their ids."""
+        ordered = sorted(self.papers, key=lambda p: hashlib.sha256(p.paper_id.encode()).hexdigest())
+        return ordered if limit is None else ordered[:limit]
+
+
+PaperLoader = Callable[[DatasetPaper], Paper]
+
+
+def paper_loader(mode: TextMode, *, body_only: bool = False, max_pages: int | None = None) -> PaperLoader:
+    """Reads a dataset paper as the reviewer will see it (``blind``: leakage removed)."""
+    blind = _blind_text() if mode == "blind" else None
+
+    def load(item: DatasetPaper) -> Paper:
+        if item.text is not None:
+            paper = Paper(paper_id=item.paper_id, text=item.text)
+        else:
+            paper = load_paper(item.path, paper_id=item.paper_id, max_pages=max_pages)
+        if blind is not None:
+            paper.text = blind(paper.text, body_only=body_only)
+        return paper
+
+    return load
+
+
+def _blind_text():
+    try:
+        from benchmarks.leakage.blind import blind_text
+    except ModuleNotFoundError as exc:
+        if exc.name != "benchmarks.leakage.blind":
+            raise
+        raise DatasetError("--text blind is not available yet (benchmarks/leakage/blind.py); use --text raw") from None
+    return blind_text
+
+
+def data_root(data_dir: str | Path | None) -> Path:
+    """The data root from ``--data-dir``, else ``$REVIEW_BENCH_DATA``."""
+    chosen = data_dir or os.environ.get(DATA_ENV)
+    if not chosen:
+        raise DatasetError(f"no data folder: pass --data-dir DIR or set {DATA_ENV} (a folder holding iclr2022/)")
+    root = Path(chosen).expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"{root}: data folder not found")
+    return root
+
+
+def load_benchmark(name: str, split: str | None, data_dir: str | Path | None) -> Dataset:
+    """A named benchmark under the data root, e.g. ``iclr2022`` split ``eval``."""
+    folder = data_root(data_dir) / name
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: no such benchmark in the data folder")
+    split = split or DEFAULT_SPLIT
+    return _load(name, split, folder, folder / f"ratings_{split}.tsv")
+
+
+def load_folder(folder: str | Path, split: str | None) -> Dataset:
+    """A user's own dataset: a folder with one ``ratings_*.tsv`` (or ``--split`` picks one)."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: dataset folder not found")
+    if (folder / "dataset_dict.json").exists():
+        return _load_saved_hf(folder, split)
+    candidates = sorted(folder.glob("ratings_*.tsv"))
+    if split:
+        ratings = folder / f"ratings_{split}.tsv"
+    elif len(candidates) == 1:
+        ratings = candidates[0]
+    elif not candidates:
+        raise DatasetError(f"{folder}: no ratings_*.tsv file")
+    else:
+        names = ", ".join(c.name for c in candidates)
+        raise DatasetError(f"{folder}: several ratings files ({names}); pick one with --split")
+    split_name = ratings.stem.removeprefix("ratings_")
+    return _load(folder.name, split_name, folder, ratings)
+
+
+def _load_saved_hf(folder: Path, split: str | None) -> Dataset:
+    from benchmarks.hf_export import load_saved_dataset
+
+    split = split or DEFAULT_SPLIT
+    rows = load_saved_dataset(folder, split)
+    papers = [
+        DatasetPaper(
+            paper_id=row["paper_id"],
+            human=human_label(row["ratings"], row["decision"] or "", f"{folder} split {split} row {number}"),
+            text=row["text"],
+        )
+        for number, row in enumerate(rows, start=1)
+    ]
+    if not papers:
+        raise DatasetError(f"{folder}: split {split!r} has no papers")
+    return Dataset(name=folder.name, split=split, folder=folder, ratings_path=None, source="hf", papers=papers)
+
+
+def _load(name: str, split: str, folder: Path, ratings: Path) -> Dataset:
+    if not ratings.is_file():
+        raise DatasetError(f"{ratings}: ratings file not found")
+    labels = read_ratings(ratings)
+    source = "text" if (folder / "texts").is_dir() else "pdf"
+    if source == "pdf" and not (folder / "pdfs").is_dir():
+        raise DatasetError(f"{folder}: no texts/ or pdfs/ folder")
+    papers = []
+    for paper_id, (line, human) in labels.items():
+        path = folder / "texts" / f"{paper_id}.txt" if source == "text" else folder / "pdfs" / f"{paper_id}.pdf"
+        if not path.is_file():
+            raise DatasetError(f"{path}: missing (paper on {ratings.name} line {line})")
+        papers.append(DatasetPaper(paper_id=paper_id, human=human, path=path))
+    if not papers:
+        raise DatasetError(f"{ratings}: no papers")
+    return Dataset(name=name, split=split, folder=folder, ratings_path=ratings, source=source, papers=papers)
+
+
+def read_ratings(path: Path) -> dict[str, tuple[int, HumanLabel]]:
+    """paper_id -> (line number, label). Any bad line is an error naming file and line."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = csv.reader(handle, delimiter="\t")
+        header = next(rows, None)
+        if not header or header[0] != "paper_id" or header[-1] != "decision":
+            raise DatasetError(f"{path}:1: header must be paper_id, rating columns..., decision")
+        labels: dict[str, tuple[int, HumanLabel]] = {}
+        for line, row in enumerate(rows, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            where = f"{path}:{line}"
+            if len(row) != len(header):
+                raise DatasetError(f"{where}: {len(row)} columns, expected {len(header)}")
+            paper_id, decision = row[0].strip(), row[-1].strip()
+            if not paper_id:
+                raise DatasetError(f"{where}: empty paper_id")
+            if paper_id in labels:
+                raise DatasetError(f"{where}: paper {paper_id} already on line {labels[paper_id][0]}")
+            labels[paper_id] = (line, human_label(_ratings(row[1:-1], where), decision, where))
+    return labels
+
+
+def human_label(ratings: list[float], decision: str, where: str) -> HumanLabel:
+    return HumanLabel(
+        ratings=ratings,
+        mean_rating=sum(ratings) / len(ratings) if ratings else None,
+        decision=decision or None,
+        accepted=_accepted(decision, where),
+    )
+
+
+def _ratings(cells: list[str], where: str) -> list[float]:
+    try:
+        return [float(cell) for cell in cells if cell.strip()]
+    except ValueError:
+        raise DatasetError(f"{where}: a rating is not a number") from None
+
+
+def _accepted(decision: str, where: str) -> bool | None:
+    lowered = decision.lower()
+    if not lowered:
+        return None
+    if lowered.startswith("accept"):
+        return True
+    if lowered.startswith("reject"):
+        return False
+    raise DatasetError(f"{where}: decision {decision!r} is neither Accept... nor Reject")

@@ -1,0 +1,198 @@
+"""How much of the decision can be read off the leakage cues alone.
+
+For each cue, its rate (or mean) among accepted and rejected papers and its AUC on its own;
+then the cross-validated balanced accuracy of classifiers that see only cues: the leakage
+cues (what blinding removes; near chance on honest texts), the size cues (length, pages,
+appendix: what blinding cannot remove), and all of them together.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel
+
+from benchmarks.dataset import Dataset, TextMode, paper_loader
+from benchmarks.leakage.cues import CUE_NAMES, LEAK_CUES, SIZE_CUES, CueRecord, detect_cues
+
+FOLDS = 5
+BOOTSTRAP = 1000
+#: How many cues the report names as the most predictive.
+TOP_CUES = 6
+CUE_SETS = {"leakage cues": LEAK_CUES, "size cues": SIZE_CUES, "all cues": CUE_NAMES}
+
+
+class CueRow(BaseModel):
+    name: str
+    #: Share of papers with the cue (yes/no cues) or the mean (counts and sizes).
+    accepted: float
+    rejected: float
+    is_rate: bool
+    #: AUC of the cue alone for predicting Accept (0.5: no signal; far from 0.5 either way: leaks).
+    auc: float
+
+
+class ClassifierScore(BaseModel):
+    cue_set: str
+    classifier: str
+    balanced_accuracy: float
+    ci: tuple[float, float]
+
+
+class AuditReport(BaseModel):
+    dataset: str
+    split: str | None
+    text_mode: TextMode
+    n_accepted: int
+    n_rejected: int
+    folds: int
+    seed: int
+    #: Best classifier on the leakage cues (the conservative reading of what blinding left).
+    cue_balanced_accuracy: float
+    cue_balanced_accuracy_ci: tuple[float, float]
+    #: Best classifier on the size cues alone, and on all cues.
+    size_balanced_accuracy: float
+    all_cues_balanced_accuracy: float
+    classifiers: list[ClassifierScore]
+    #: The leakage cues the logistic model leans on most (standardised weight; > 0 means Accept).
+    top_cues: list[tuple[str, float]]
+    cues: list[CueRow]
+
+
+def collect_cues(dataset: Dataset, mode: TextMode, progress=None) -> tuple[list[CueRecord], np.ndarray]:
+    """The cue records of every labelled paper, and the labels (1 = accepted)."""
+    load = paper_loader(mode)
+    records, labels = [], []
+    for item in dataset.papers:
+        if item.human.accepted is not None:
+            records.append(detect_cues(load(item).text))
+            labels.append(int(item.human.accepted))
+        if progress is not None:
+            progress()
+    return records, np.array(labels)
+
+
+def audit_cues(
+    dataset: Dataset, mode: TextMode, records: list[CueRecord], labels: np.ndarray, seed: int = 0
+) -> AuditReport:
+    from sklearn.metrics import roc_auc_score
+
+    if len(labels) == 0 or min(int(labels.sum()), int((labels == 0).sum())) < FOLDS:
+        raise ValueError(f"the audit needs at least {FOLDS} accepted and {FOLDS} rejected papers")
+    features = np.array([[record.as_dict()[name] for name in CUE_NAMES] for record in records])
+    rows = []
+    for column, name in enumerate(CUE_NAMES):
+        values = features[:, column]
+        rows.append(CueRow(
+            name=name,
+            accepted=float(values[labels == 1].mean()),
+            rejected=float(values[labels == 0].mean()),
+            is_rate=isinstance(getattr(records[0], name), bool),
+            auc=0.5 if values.min() == values.max() else float(roc_auc_score(labels, values)),
+        ))
+    scores = [
+        _cross_validate(set_name, name, model, _columns(features, names), labels, seed)
+        for set_name, names in CUE_SETS.items()
+        for name, model in _classifiers(seed).items()
+    ]
+    best = {
+        set_name: max((s for s in scores if s.cue_set == set_name), key=lambda s: s.balanced_accuracy)
+        for set_name in CUE_SETS
+    }
+    return AuditReport(
+        dataset=dataset.name,
+        split=dataset.split,
+        text_mode=mode,
+        n_accepted=int(labels.sum()),
+        n_rejected=int((labels == 0).sum()),
+        folds=FOLDS,
+        seed=seed,
+        cue_balanced_accuracy=best["leakage cues"].balanced_accuracy,
+        cue_balanced_accuracy_ci=best["leakage cues"].ci,
+        size_balanced_accuracy=best["size cues"].balanced_accuracy,
+        all_cues_balanced_accuracy=best["all cues"].balanced_accuracy,
+        classifiers=scores,
+        top_cues=_top_cues(_columns(features, LEAK_CUES), labels, seed),
+        cues=rows,
+    )
+
+
+def _columns(features: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    return features[:, [CUE_NAMES.index(name) for name in names]]
+
+
+def _classifiers(seed: int) -> dict:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return {
+        "logistic regression": make_pipeline(
+            StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000)
+        ),
+        "gradient boosting": HistGradientBoostingClassifier(
+            max_depth=3, max_iter=100, learning_rate=0.05, class_weight="balanced", random_state=seed
+        ),
+    }
+
+
+def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Balanced accuracy of each row of ``labels``/``predicted`` (rows: bootstrap resamples)."""
+    labels, predicted = np.atleast_2d(labels), np.atleast_2d(predicted)
+    positives = labels == 1
+    recall_accept = (positives & (predicted == 1)).sum(axis=1) / positives.sum(axis=1)
+    recall_reject = (~positives & (predicted == 0)).sum(axis=1) / (~positives).sum(axis=1)
+    return (recall_accept + recall_reject) / 2
+
+
+def _cross_validate(
+    cue_set: str, name: str, model, features: np.ndarray, labels: np.ndarray, seed: int
+) -> ClassifierScore:
+    """Out-of-fold predictions (stratified k-fold); the interval bootstraps those predictions."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+    predicted = cross_val_predict(model, features, labels, cv=folds)
+    index = np.random.default_rng(seed).integers(0, len(labels), (BOOTSTRAP, len(labels)))
+    resampled = balanced_accuracy(labels[index], predicted[index])
+    low, high = np.nanpercentile(resampled, [2.5, 97.5])
+    return ClassifierScore(
+        cue_set=cue_set,
+        classifier=name,
+        balanced_accuracy=round(float(balanced_accuracy(labels, predicted)[0]), 4),
+        ci=(round(float(low), 4), round(float(high), 4)),
+    )
+
+
+def _top_cues(features: np.ndarray, labels: np.ndarray, seed: int) -> list[tuple[str, float]]:
+    model = _classifiers(seed)["logistic regression"].fit(features, labels)
+    weights = model[-1].coef_[0]
+    return [(LEAK_CUES[i], round(float(weights[i]), 3)) for i in np.argsort(-np.abs(weights))[:TOP_CUES]]
+
+
+def print_report(report: AuditReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Leakage cues: {report.dataset} {report.split}, {report.text_mode} text "
+                        f"({report.n_accepted} accepted, {report.n_rejected} rejected)")
+    table.add_column("cue")
+    table.add_column("accepted", justify="right")
+    table.add_column("rejected", justify="right")
+    table.add_column("AUC alone", justify="right")
+    for row in report.cues:
+        shown = (lambda v: f"{v:.0%}") if row.is_rate else (lambda v: f"{v:.2f}")
+        table.add_row(row.name, shown(row.accepted), shown(row.rejected), f"{row.auc:.2f}")
+    console = Console()
+    console.print(table)
+    for score in report.classifiers:
+        console.print(f"{score.cue_set}, {score.classifier}: balanced accuracy {score.balanced_accuracy:.3f} "
+                      f"(95% CI {score.ci[0]:.3f}-{score.ci[1]:.3f})")
+    low, high = report.cue_balanced_accuracy_ci
+    console.print(
+        f"[bold]cue_balanced_accuracy {report.cue_balanced_accuracy:.3f}[/bold] (95% CI {low:.3f}-{high:.3f}; "
+        f"leakage cues, {report.folds}-fold CV, seed {report.seed}); size cues alone "
+        f"{report.size_balanced_accuracy:.3f}, all cues {report.all_cues_balanced_accuracy:.3f}"
+    )
+    console.print("most predictive leakage cues: "
+                  + ", ".join(f"{name} ({weight:+.2f})" for name, weight in report.top_cues))

@@ -1,0 +1,112 @@
+"""Remove what gives a paper's decision away, and leave the science alone.
+
+Accepted ICLR 2022 papers are served as camera-ready versions, rejected ones as anonymous
+submissions. ``blind_text`` brings both to the same anonymous form: no author block, no
+emails or links, no venue header or anonymity marker, no acknowledgments or author
+footnotes, and arXiv ids/years that postdate the submission deadline masked.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from benchmarks.dataset import Dataset, paper_loader
+from benchmarks.leakage.cues import (
+    ACK_HEADING,
+    ANONYMITY,
+    AUTHOR_FOOTNOTE,
+    EMAIL,
+    LATE_ARXIV_RE,
+    LATE_YEAR_RE,
+    PUBLISHED,
+    REFERENCES_HEADING,
+    UNDER_REVIEW,
+    URL,
+    Finder,
+    code_statements,
+    is_section_heading,
+    references_start,
+    split_front_matter,
+)
+
+URL_TOKEN = "[URL]"
+#: An acknowledgments section without a following heading ends after this many characters.
+_MAX_ACK_CHARS = 3000
+#: A markdown link to a web address: the visible text is kept, the target dropped.
+_MD_LINK = Finder(re.compile(r"\[([^\[\]\n]*)\]\((?:https?://|www\.)[^()\s]*(?:\([^()\s]*\)[^()\s]*)*\)"), ("](",))
+_REPEATED_URL = Finder(re.compile(r"\[URL\](?:[\s.,;:]*\[URL\])+"), ("[URL]",))
+#: Venue status and anonymity markers, with the bold/italic marks around them.
+_MARKERS = [Finder(re.compile(rf"[*_]*(?:{finder.regex.pattern})[*_]*", re.I), finder.hints)
+            for finder in (ANONYMITY, PUBLISHED, UNDER_REVIEW)]
+_BLANK_RUNS_RE = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+
+
+def blind_text(text: str, body_only: bool = False) -> str:
+    """The paper without author identity, venue status or post-deadline references."""
+    front = split_front_matter(text)
+    if front.title or front.block:
+        text = "\n".join(front.title) + "\n\nABSTRACT\n\n" + front.body
+    if body_only:
+        cut = references_start(text)
+        text = text[:cut] if cut is not None else text
+    text = _drop_acknowledgments(AUTHOR_FOOTNOTE.sub("", text))
+    for marker in _MARKERS:
+        text = marker.sub("", text)
+    text = URL.sub(URL_TOKEN, _MD_LINK.sub(r"\1", text))
+    text = _REPEATED_URL.sub(URL_TOKEN, text)
+    text = _drop_code_statements(EMAIL.sub("", text))
+    text = LATE_YEAR_RE.sub("20XX", LATE_ARXIV_RE.sub("XXXX.XXXXX", text))
+    return _BLANK_RUNS_RE.sub("\n\n", text).strip() + "\n"
+
+
+def _drop_code_statements(text: str) -> str:
+    """Without sentences on code availability ("available at [URL]" / "upon acceptance")."""
+    spans = sorted(span for kind in code_statements(text) for span in kind)
+    pieces, done = [], 0
+    for start, end in spans:
+        if start >= done:
+            pieces.append(text[done:start])
+            done = end
+        else:
+            done = max(done, end)
+    return "".join(pieces) + text[done:]
+
+
+def _drop_acknowledgments(text: str) -> str:
+    """The text without acknowledgments/funding sections (each up to the next section heading)."""
+    if not ACK_HEADING.search(text):
+        return text
+    kept: list[str] = []
+    skipping, skipped_chars = False, 0
+    for line in text.split("\n"):
+        if ACK_HEADING.regex.match(line):
+            skipping, skipped_chars = True, 0
+            continue
+        if skipping:
+            ends = is_section_heading(line) or REFERENCES_HEADING.regex.match(line)
+            if not ends and skipped_chars < _MAX_ACK_CHARS:
+                skipped_chars += len(line) + 1
+                continue
+            skipping = False
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def blind_dataset(dataset: Dataset, out: Path, *, body_only: bool = False, progress=None) -> Path:
+    """Write ``dataset`` blinded to ``out/<name>/``: the ratings file and metadata copied,
+    each text blinded. Returns the written folder."""
+    target = out / dataset.name
+    if target.resolve() == dataset.folder.resolve():
+        raise ValueError(f"{target}: refusing to overwrite the source dataset")
+    (target / "texts").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(dataset.ratings_path, target / dataset.ratings_path.name)
+    if (dataset.folder / "metadata.tsv").is_file():
+        shutil.copyfile(dataset.folder / "metadata.tsv", target / "metadata.tsv")
+    load = paper_loader("blind", body_only=body_only)
+    for item in dataset.papers:
+        (target / "texts" / f"{item.paper_id}.txt").write_text(load(item).text, encoding="utf-8")
+        if progress is not None:
+            progress()
+    return target

@@ -1,0 +1,388 @@
+"""Detectors for the cues that give an ICLR 2022 decision away without reading the science.
+
+OpenReview serves camera-ready PDFs for accepted papers and the anonymous submission for
+rejected ones, so the texts differ in ways that have nothing to do with quality: author
+blocks, acknowledgments, code links, citations of papers that appeared after the deadline.
+``detect_cues`` measures each of them on one text; ``blind.blind_text`` removes them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+
+# --- fast matching -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finder:
+    """A regex and literals of which every match contains one: only the lines holding a
+    literal are searched, which keeps a pass over 900 papers in seconds."""
+
+    regex: re.Pattern[str]
+    hints: tuple[str, ...]
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        spans = set()
+        for hint in self.hints:
+            found = text.find(hint)
+            while found != -1:
+                start = text.rfind("\n", 0, found) + 1
+                end = text.find("\n", found)
+                end = len(text) if end == -1 else end
+                spans.add((start, end))
+                found = text.find(hint, end)
+        return sorted(spans)
+
+    def findall(self, text: str) -> list[str]:
+        return [m for start, end in self.spans(text) for m in self.regex.findall(text[start:end])]
+
+    def search(self, text: str) -> bool:
+        return any(self.regex.search(text[start:end]) for start, end in self.spans(text))
+
+    def first(self, text: str) -> int | None:
+        """Offset of the first match, or None."""
+        for start, end in self.spans(text):
+            match = self.regex.search(text[start:end])
+            if match:
+                return start + match.start()
+        return None
+
+    def sub(self, replacement, text: str) -> str:
+        pieces, done = [], 0
+        for start, end in self.spans(text):
+            pieces += [text[done:start], self.regex.sub(replacement, text[start:end])]
+            done = end
+        return "".join(pieces) + text[done:]
+
+
+def _cased(*words: str) -> tuple[str, ...]:
+    return tuple(variant for word in words for variant in (word, word.capitalize(), word.upper()))
+
+
+# --- shared text structure (also used by the blinding transform) -------------------------
+
+ANONYMITY = Finder(
+    re.compile(
+        r"anonymous\s+authors?|paper\s+under\s+double[\s-]*blind\s+review|left\s+blank\s+in\s+anonymous\s+version"
+        r"|(?:omitted|removed|hidden|redacted)\s+for\s+(?:anonymity|(?:double[\s-]*)?blind\s+review)",
+        re.I,
+    ),
+    _cased("anonymous", "double", "omitted", "removed", "hidden", "redacted"),
+)
+PUBLISHED = Finder(re.compile(r"published\s+as\s+a\s+conference\s+paper\s+at\s+ICLR\s*\d{4}", re.I), ("ICLR",))
+UNDER_REVIEW = Finder(re.compile(r"under\s+review\s+as\s+a\s+conference\s+paper\s+at\s+ICLR\s*\d{4}", re.I), ("ICLR",))
+EMAIL = Finder(
+    re.compile(r"(?:\{[^{}\n]{1,200}\}|(?<![\w.+-])[\w.+-]+)\s?@\s?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"), ("@",)
+)
+#: The rest of an address; it does not end on the sentence's punctuation.
+_URL_TAIL = r"(?:[^\s)\]>\"']*[^\s)\]>\"'.,;:])?"
+URL = Finder(
+    re.compile(
+        rf"(?:https?:\s*//|www\.){_URL_TAIL}|https?:$"
+        # the rest of a link broken across lines ("https:" / "//openreview.net/...")
+        rf"|(?<![\w:/])//[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/{_URL_TAIL})?"
+        rf"|\b(?:github\.com|gitlab\.com|anonymous\.4open\.science|bitbucket\.org|sites\.google\.com)/{_URL_TAIL}",
+        re.I,
+    ),
+    ("//", "http", "www.", "github.com", "gitlab.com", "4open.science", "bitbucket.org", "sites.google"),
+)
+CODE_HOST = Finder(re.compile(r"github\.com|gitlab\.com|bitbucket\.org", re.I), ("github", "gitlab", "bitbucket"))
+ANONYMOUS_CODE = Finder(
+    re.compile(r"anonymous\.4open\.science|anonymous github|supplementary material", re.I),
+    _cased("anonymous", "supplementary"),
+)
+ABSTRACT_HEADING_RE = re.compile(r"^[#*_\s]*(?:A\s*B\s*S\s*T\s*R\s*A\s*C\s*T|abstract)[*_:.\s]*$", re.I)
+#: A numbered or upper-case section heading, optionally markdown/bold ("6 ACKNOWLEDGMENTS").
+SECTION_HEADING_RE = re.compile(
+    r"^[#*_\s]*(?:[A-Z]?\d+(?:\.\d+)*\.?\s+)?[A-Z][A-Z0-9 ,:;&'’()\-/]{2,80}[*_\s]*$"
+)
+REFERENCES_HEADING = Finder(
+    re.compile(r"^[#*_\s]*(?:\d+\.?\s+)?(?:references|bibliography)[*_:\s]*$", re.I),
+    _cased("references", "bibliography"),
+)
+_ACK_WORDS = r"(?i:ackno\w*|funding|disclosure\s+of\s+funding)"  # "ACKNOLWEDGEMENT" occurs
+_SECTION_NUMBER = r"(?:[A-Z]?\d+(?:\.\d+)*\.?\s+)?"
+#: An acknowledgments heading: alone on its line ("7 ACKNOWLEDGMENTS", "F ACKNOWLEDGEMENTS AND
+#: OPEN-SOURCE ..."), or run in ("**Acknowledgement.** We thank", "Acknowledgments: This work").
+ACK_HEADING = Finder(
+    re.compile(
+        rf"^[#*_\s]*{_SECTION_NUMBER}(?:ACKNO|FUNDING|DISCLOSURE OF FUNDING)[A-Z0-9 ,:;&'’()\-/]*[*_.\s]*$"
+        rf"|^[#*_\s]*{_SECTION_NUMBER}{_ACK_WORDS}[*_:.\s]*$"
+        rf"|^[#\s]*(?:\*\*|_)\s*{_SECTION_NUMBER}{_ACK_WORDS}"
+        rf"|^[#*_\s]*{_ACK_WORDS}[*_]*[.:]\s"
+    ),
+    _cased("ackno", "funding", "disclosure"),
+)
+AFFILIATION_RE = re.compile(
+    r"universit|institut|college|school of|department|laborator|\blab\b|research|"
+    r"inc\.|ltd|corporation|google|deepmind|microsoft|facebook|meta ai|amazon|nvidia|"
+    r"ibm|alibaba|tencent|huawei|baidu|samsung|\bmila\b",
+    re.I,
+)
+#: "Equal contribution", "Work done at ...", "Correspondence to ..." footnotes under the authors.
+AUTHOR_FOOTNOTE = Finder(
+    re.compile(
+        r"^[_*\s]*[∗*†‡§¶♠♦♣♥\d\[\]]*[_*\s]*"
+        r"(?:equal\s+contribution|these\s+authors\s+contributed|work\s+(?:was\s+)?done|"
+        r"correspond(?:ence|ing\s+author)|project\s+(?:page|website)|now\s+at\b|"
+        r"denotes\s+equal|contributed\s+equally).*$",
+        re.I,
+    ),
+    _cased("equal", "work", "correspond", "project", "now at", "contributed"),
+)
+_WORD_RE = re.compile(r"[A-Za-z]+")
+_FRONT_LINES = 150
+
+
+def _is_prose(line: str) -> bool:
+    """A line of running text (an abstract), as opposed to names and affiliations."""
+    s = line.strip()
+    if len(s) < 50 or s.startswith(("**", "#", "```")) or "@" in s:
+        return False
+    words = _WORD_RE.findall(s)
+    return len(words) >= 6 and sum(w[0].islower() for w in words) / len(words) >= 0.5
+
+
+def _is_author_start(line: str) -> bool:
+    s = line.strip()
+    return (
+        s.startswith(("**", "```", "_"))
+        or "@" in s
+        or bool(ANONYMITY.regex.search(s) or AFFILIATION_RE.search(s))
+        or bool(re.search(r"[∗†‡♠♦♣]|\[\*\]", s))
+    )
+
+
+def _is_abstract_opening(line: str) -> bool:
+    s = line.strip()
+    return len(s) >= 30 and len(_WORD_RE.findall(s)) >= 5 and not _is_author_start(s)
+
+
+def _is_title_continuation(line: str) -> bool:
+    s = line.strip()
+    return s.upper() == s and not _is_author_start(s) and not ABSTRACT_HEADING_RE.match(s)
+
+
+def _is_running_header(line: str) -> bool:
+    return bool(PUBLISHED.regex.search(line) or UNDER_REVIEW.regex.search(line))
+
+
+@dataclass(frozen=True)
+class FrontMatter:
+    """A paper split at the start of its abstract's text."""
+
+    title: list[str]
+    #: Everything between title and abstract text: authors, affiliations, anonymity markers.
+    block: list[str]
+    body: str
+
+
+def split_front_matter(text: str) -> FrontMatter:
+    lines = text.split("\n")
+    front = lines[:_FRONT_LINES]
+    heading = next((i for i, line in enumerate(front) if ABSTRACT_HEADING_RE.match(line)), None)
+    search_from = heading + 1 if heading is not None else 0
+    start = next((i for i in range(search_from, len(front)) if _is_prose(front[i])), None)
+    if start is None:
+        return FrontMatter(title=[], block=[], body=text)
+    # An abstract may open with a line dense in names ("We present AutoOED, an Automated ...").
+    while start - 1 > search_from and _is_abstract_opening(front[start - 1]):
+        start -= 1
+    title: list[str] = []
+    # Skip running headers and extraction debris ("p p") before the title.
+    first = next(
+        (i for i, line in enumerate(front[:start])
+         if (len(line.strip()) > 4 or line.startswith("#")) and not _is_running_header(line)),
+        start,
+    )
+    if first < start and front[first].lstrip().startswith("#"):
+        for line in front[first:start]:
+            if line.strip() and not line.lstrip().startswith("#") and not _is_title_continuation(line):
+                break
+            if line.strip():
+                title.append(line.strip())
+    else:
+        for line in front[first:min(start, first + 8)]:
+            if not line.strip() or _is_author_start(line) or ABSTRACT_HEADING_RE.match(line):
+                break
+            title.append(line.strip())
+    block = [
+        line for line in front[:start]
+        if line.strip() and line.strip() not in title and not ABSTRACT_HEADING_RE.match(line)
+    ]
+    return FrontMatter(title=title, block=block, body="\n".join(lines[start:]))
+
+
+def is_section_heading(line: str) -> bool:
+    s = line.strip()
+    return bool(s) and bool(SECTION_HEADING_RE.match(s)) and any(c.isalpha() for c in s)
+
+
+def references_start(text: str) -> int | None:
+    """Character offset of the References heading, or None."""
+    return REFERENCES_HEADING.first(text)
+
+
+_APPENDIX_HEADING_RE = re.compile(
+    r"[#*_\s]*(?:(?:[A-Z]\.?\s*\d*\s+)?(?:APPENDIX|APPENDICES|Appendix|Appendices)\b|A(?:\.1)?\s+[A-Z][A-Za-z ]{3,}$)"
+)
+
+
+def _appendix_chars(text: str, refs: int) -> int:
+    """Length of the appendix: from the first appendix heading after the references."""
+    offset = refs
+    for line in text[refs:].split("\n"):
+        if _APPENDIX_HEADING_RE.match(line):
+            return len(text) - offset
+        offset += len(line) + 1
+    return 0
+
+# --- the cue record ----------------------------------------------------------------------
+
+#: The ICLR 2022 deadline was 2021-10-05: arXiv ids from 2110 on, and years from 2022 on,
+#: postdate it (camera-ready versions cite them, submissions cannot). The look-behind sits
+#: after the leading literal so that the regex engine can still scan for that literal fast.
+LATE_ARXIV_RE = re.compile(r"2(?<![\d.]2)(?:11[0-2]|[2-9]\d\d)\.\d{4,5}(?:v\d+)?(?!\d)")
+LATE_YEAR_RE = re.compile(r"20(?<![\d.,]20)2[2-9][a-z]?(?![\d]|\.\d|,\d)")
+_ICLR_2022 = Finder(re.compile(r"ICLR\s*2022", re.I), ("ICLR", "iclr"))
+_THANKS = Finder(
+    re.compile(
+        r"\bwe\s+(?:would\s+like\s+to\s+)?thank|\bgrateful\s+to|\b(?:was|is|were|are)\s+"
+        r"(?:partially\s+|partly\s+|in\s+part\s+)?(?:supported|funded)\s+(?:in\s+part\s+)?by|\bgrant\s+(?:no|number|#)",
+        re.I,
+    ),
+    _cased("thank", "grateful", "supported", "funded", "grant"),
+)
+_CAMERA_READY = Finder(
+    re.compile(r"camera[\s-]*ready|accepted\s+(?:at|to|by)\s+ICLR", re.I), _cased("camera", "accepted")
+)
+_CODE_PROMISE = Finder(
+    re.compile(
+        r"upon\s+(?:acceptance|publication)|will\s+be\s+(?:made\s+)?(?:publicly\s+)?(?:released|available|open[\s-]*sourced)",
+        re.I,
+    ),
+    _cased("upon", "will be"),
+)
+_CODE_AVAILABLE = Finder(
+    re.compile(
+        r"code\s+(?:is|are)\s+(?:publicly\s+)?available|publicly\s+available\s+at"
+        r"|\bcode\b[^.\n]{0,30}(?:https?:|\[URL\]|github)",
+        re.I,
+    ),
+    ("available", *_cased("code")),
+)
+_CODE_WORDS_RE = re.compile(r"\bcode\b|implementation|repositor|software|\[URL\]|https?:|github", re.I)
+_MAX_SENTENCE = 400
+
+
+def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+    before = max(text.rfind(". ", 0, start), text.rfind(".\n", 0, start), text.rfind("\n\n", 0, start))
+    begin = max(before + 2 if before >= 0 else 0, start - _MAX_SENTENCE)
+    after = [i for i in (text.find(". ", end), text.find(".\n", end), text.find("\n\n", end)) if i >= 0]
+    stop = min(min(after) + 1 if after else len(text), end + _MAX_SENTENCE)
+    return begin, stop
+
+
+def code_statements(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Sentences that promise code "upon acceptance" (submissions) and that say where the
+    code is available (camera-ready versions), as (start, end) offsets."""
+    found: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
+    for kind, finder in enumerate((_CODE_PROMISE, _CODE_AVAILABLE)):
+        for line_start, line_end in finder.spans(text):
+            for match in finder.regex.finditer(text[line_start:line_end]):
+                begin, stop = _sentence_around(text, line_start + match.start(), line_start + match.end())
+                if _CODE_WORDS_RE.search(text[begin:stop]) and (begin, stop) not in found[kind]:
+                    found[kind].append((begin, stop))
+    return found
+
+
+_REVIEWERS = Finder(re.compile(r"\breviewers?\b|\brebuttal", re.I), _cased("reviewer", "rebuttal"))
+_REPRO = Finder(re.compile(r"reproducibility\s+statement", re.I), _cased("reproducibility"))
+_ETHICS = Finder(re.compile(r"ethics\s+statement", re.I), _cased("ethics"))
+_PAGE_BREAK = Finder(re.compile(r"^-----\s*$"), ("-----",))
+
+
+@dataclass(frozen=True)
+class CueRecord:
+    """The cues of one text. Booleans are presence; ints are counts; floats are sizes."""
+
+    anonymity_marker: bool
+    published_header: bool
+    under_review_header: bool
+    author_block: bool
+    front_emails: int
+    affiliation_lines: int
+    author_footnote: bool
+    acknowledgments: bool
+    thanks_or_funding: int
+    emails: int
+    urls: int
+    code_links: int
+    anonymous_code_links: int
+    late_arxiv_ids: int
+    late_year_mentions: int
+    iclr_2022_mentions: int
+    camera_ready: bool
+    code_promise: int
+    code_available: int
+    reviewer_mentions: int
+    reproducibility_statement: bool
+    ethics_statement: bool
+    log_chars: float
+    pages: int
+    log_body_chars: float
+    log_appendix_chars: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: float(value) for name, value in asdict(self).items()}
+
+
+CUE_NAMES: tuple[str, ...] = tuple(CueRecord.__dataclass_fields__)
+#: How long the paper is: blinding cannot change these without cutting science.
+SIZE_CUES: tuple[str, ...] = ("log_chars", "pages", "log_body_chars", "log_appendix_chars")
+LEAK_CUES: tuple[str, ...] = tuple(name for name in CUE_NAMES if name not in SIZE_CUES)
+
+
+def _log(n: int) -> float:
+    return round(math.log10(1 + n), 4)
+
+
+def detect_cues(text: str) -> CueRecord:
+    front = split_front_matter(text)
+    block = "\n".join(front.block)
+    refs = references_start(text)
+    body_end = refs if refs is not None else len(text)
+    promises, available = code_statements(text)
+    return CueRecord(
+        anonymity_marker=ANONYMITY.search(text),
+        published_header=PUBLISHED.search(text),
+        under_review_header=UNDER_REVIEW.search(text),
+        author_block=any(
+            len(line.strip()) > 4 and not ANONYMITY.regex.search(line) and not _is_running_header(line)
+            for line in front.block
+        ),
+        front_emails=len(EMAIL.findall(block)),
+        affiliation_lines=sum(bool(AFFILIATION_RE.search(line)) for line in front.block),
+        author_footnote=AUTHOR_FOOTNOTE.search(text),
+        acknowledgments=ACK_HEADING.search(text),
+        thanks_or_funding=len(_THANKS.findall(text)),
+        emails=len(EMAIL.findall(text)),
+        urls=len(URL.findall(text)) + text.count("[URL]"),
+        code_links=len(CODE_HOST.findall(text)),
+        anonymous_code_links=len(ANONYMOUS_CODE.findall(text)),
+        late_arxiv_ids=len(LATE_ARXIV_RE.findall(text)),
+        late_year_mentions=len(LATE_YEAR_RE.findall(text)) - len(_ICLR_2022.findall(text)),
+        iclr_2022_mentions=len(_ICLR_2022.findall(text)),
+        camera_ready=_CAMERA_READY.search(text),
+        code_promise=len(promises),
+        code_available=len(available),
+        reviewer_mentions=len(_REVIEWERS.findall(text)),
+        reproducibility_statement=_REPRO.search(text),
+        ethics_statement=_ETHICS.search(text),
+        log_chars=_log(len(text)),
+        pages=len(_PAGE_BREAK.findall(text)) + 1,
+        log_body_chars=_log(body_end),
+        log_appendix_chars=_log(_appendix_chars(text, refs) if refs is not None else 0),
+    )

@@ -1,0 +1,302 @@
+"""Scores of a run against the human decisions, recomputed from its records alone.
+
+The positive class is "Accept". The threshold decision is ``Overall >= threshold``;
+AUC and correlations use the continuous score (``overall_mean`` when the run has one).
+Failed reviews are counted (``n_failed``, ``coverage``) and kept out of the headline
+metrics; ``balanced_accuracy_failed_as_reject`` scores them as rejections instead.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import rankdata
+
+from benchmarks.records import PaperRecord, RunManifest
+from benchmarks.store import read_manifest, read_records
+
+DEFAULT_THRESHOLD = 6.0
+HUMAN_ACCEPT_RATING = 6
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+HUMAN_SEEDS = 20
+FAILED_POLICY = (
+    "failed reviews are excluded from accuracy, balanced_accuracy, f1, fpr, fnr, auc, "
+    "pearson, spearman and own_decision (computed on reviewed papers with a human label); "
+    "balanced_accuracy_failed_as_reject counts every failed paper as a Reject"
+)
+
+
+class MetricsError(ValueError):
+    """A run that cannot be scored. The message is one line, fit for stderr."""
+
+
+def load_run(run_dir: str | Path) -> tuple[RunManifest, list[PaperRecord]]:
+    """The manifest and the latest record of each paper."""
+    return read_manifest(run_dir), read_records(run_dir)
+
+
+# ---- vectorised metrics: every function works on (batch, papers) arrays ------------------
+
+
+def binary_metrics(accepted: np.ndarray, predicted: np.ndarray) -> dict[str, np.ndarray]:
+    tp = (accepted & predicted).sum(-1)
+    fp = (~accepted & predicted).sum(-1)
+    fn = (accepted & ~predicted).sum(-1)
+    tn = (~accepted & ~predicted).sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tpr = tp / (tp + fn)
+        tnr = tn / (tn + fp)
+        return {
+            "accuracy": (tp + tn) / accepted.shape[-1],
+            "balanced_accuracy": (tpr + tnr) / 2,
+            "f1": np.where(tp > 0, 2 * tp / (2 * tp + fp + fn), 0.0),
+            "fpr": fp / (fp + tn),
+            "fnr": fn / (tp + fn),
+        }
+
+
+def auc_score(accepted: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Mann-Whitney AUC with ties counted as one half."""
+    ranks = rankdata(score, axis=-1)
+    positives = accepted.sum(-1)
+    negatives = accepted.shape[-1] - positives
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return ((ranks * accepted).sum(-1) - positives * (positives + 1) / 2) / (
+            positives * negatives
+        )
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    xc = x - x.mean(-1, keepdims=True)
+    yc = y - y.mean(-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (xc * yc).sum(-1) / np.sqrt((xc**2).sum(-1) * (yc**2).sum(-1))
+
+
+def _correlations(score: np.ndarray, human: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        "pearson": _pearson(score, human),
+        "spearman": _pearson(rankdata(score, axis=-1), rankdata(human, axis=-1)),
+    }
+
+
+def point_and_interval(metric, *columns: np.ndarray) -> tuple[dict, dict]:
+    """The metric on the papers, and a percentile bootstrap 95% interval."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a metric of no papers is NaN
+        point = {key: value[0] for key, value in metric(*(c[None] for c in columns)).items()}
+    if len(columns[0]) == 0:
+        return point, {key: None for key in point}
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    index = rng.integers(0, len(columns[0]), size=(BOOTSTRAP_RESAMPLES, len(columns[0])))
+    samples = metric(*(c[index] for c in columns))
+    intervals = {}
+    for key, values in samples.items():
+        values = values[np.isfinite(values)]
+        intervals[key] = list(np.percentile(values, [2.5, 97.5])) if len(values) else None
+    return point, intervals
+
+
+# ---- the run's papers as arrays ------------------------------------------------------------
+
+
+def is_accepted(record: PaperRecord) -> bool | None:
+    return record.human.accepted if record.human else None
+
+
+def human_mean(record: PaperRecord) -> float | None:
+    return record.human.mean_rating if record.human else None
+
+
+def _reviewed_labelled(records: list[PaperRecord]) -> list[PaperRecord]:
+    return [r for r in records if r.ok and r.overall is not None and is_accepted(r) is not None]
+
+
+def _columns(records: list[PaperRecord]) -> dict[str, np.ndarray]:
+    return {
+        "accepted": np.array([is_accepted(r) for r in records], dtype=bool),
+        "overall": np.array([r.overall for r in records], dtype=float),
+        "score": np.array([r.score for r in records], dtype=float),
+        "own_accept": np.array([r.own_decision == "Accept" for r in records], dtype=bool),
+    }
+
+
+def _human_agreement(labelled: list[PaperRecord]) -> dict:
+    """One random reviewer against the mean of the others, averaged over seeds."""
+    rated = [r for r in labelled if r.human and len(r.human.ratings) >= 2]
+    if not rated:
+        return {"n": 0, "pearson": None, "accuracy": None, "balanced_accuracy": None, "f1": None}
+    width = max(len(r.human.ratings) for r in rated)
+    ratings = np.full((len(rated), width), np.nan)
+    for row, record in enumerate(rated):
+        ratings[row, : len(record.human.ratings)] = record.human.ratings
+    counts = np.array([len(r.human.ratings) for r in rated])
+    accepted = np.array([is_accepted(r) for r in rated], dtype=bool)
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    picks = (rng.random((HUMAN_SEEDS, len(rated))) * counts).astype(int)
+    one = np.take_along_axis(ratings[None].repeat(HUMAN_SEEDS, 0), picks[..., None], 2)[..., 0]
+    others = (np.nansum(ratings, axis=1) - one) / (counts - 1)
+    binary = binary_metrics(np.broadcast_to(accepted, one.shape), one >= HUMAN_ACCEPT_RATING)
+    return {
+        "n": len(rated),
+        "seeds": HUMAN_SEEDS,
+        "rule": f"one random reviewer's rating >= {HUMAN_ACCEPT_RATING} vs the decision; "
+        "Pearson of that rating with the mean of the other reviewers (that rating informed "
+        "the decision, so the agreement is optimistic)",
+        "pearson": float(_pearson(one, others).mean()),
+        "accuracy": float(binary["accuracy"].mean()),
+        "balanced_accuracy": float(binary["balanced_accuracy"].mean()),
+        "f1": float(binary["f1"].mean()),
+    }
+
+
+def _clean(value):
+    """numpy numbers to JSON: floats, with NaN as None."""
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(item) for item in value]
+    if isinstance(value, (np.floating, float)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def compute_metrics(
+    records: list[PaperRecord],
+    threshold: float | None = None,
+    *,
+    threshold_source: str | None = None,
+) -> dict:
+    """Every score of the run, with bootstrap intervals and baselines (see module doc)."""
+    if threshold is None:
+        threshold, threshold_source = DEFAULT_THRESHOLD, threshold_source or "default"
+    labelled = [r for r in records if is_accepted(r) is not None]
+    reviewed = _reviewed_labelled(records)
+    cols = _columns(reviewed)
+    by_threshold, ci = point_and_interval(
+        binary_metrics, cols["accepted"], cols["overall"] >= threshold
+    )
+    own, own_ci = point_and_interval(binary_metrics, cols["accepted"], cols["own_accept"])
+    auc, auc_ci = point_and_interval(
+        lambda y, s: {"auc": auc_score(y, s)}, cols["accepted"], cols["score"]
+    )
+    rated = [r for r in reviewed if human_mean(r) is not None]
+    corr, corr_ci = point_and_interval(
+        _correlations,
+        np.array([r.score for r in rated], dtype=float),
+        np.array([human_mean(r) for r in rated], dtype=float),
+    )
+    all_accepted = np.array([is_accepted(r) for r in labelled], dtype=bool)
+    predicted_all = np.array(
+        [r.ok and r.overall is not None and r.overall >= threshold for r in labelled], dtype=bool
+    )
+    n_failed = sum(not r.ok for r in records)
+    reject_rate = float((~all_accepted).mean()) if len(labelled) else None
+    return _clean(
+        {
+            "n": len(records),
+            "n_failed": n_failed,
+            "n_labelled": len(labelled),
+            "n_scored": len(reviewed),
+            "coverage": (len(records) - n_failed) / len(records) if records else None,
+            "threshold": float(threshold),
+            "threshold_source": threshold_source or "given",
+            "failed_policy": FAILED_POLICY,
+            **by_threshold,
+            **auc,
+            **corr,
+            "balanced_accuracy_failed_as_reject": binary_metrics(all_accepted, predicted_all)[
+                "balanced_accuracy"
+            ]
+            if len(labelled)
+            else None,
+            "own_decision": own,
+            "ci": {
+                **ci,
+                **auc_ci,
+                **corr_ci,
+                **{f"own_decision.{key}": value for key, value in own_ci.items()},
+            },
+            "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED, "level": 0.95},
+            "baselines": {
+                "always_reject": {
+                    "accuracy": reject_rate,
+                    "balanced_accuracy": 0.5,
+                    "f1": 0.0,
+                },
+                "human": _human_agreement(labelled),
+            },
+        }
+    )
+
+
+# ---- threshold calibration -------------------------------------------------------------
+
+
+def calibrate_threshold(records: list[PaperRecord]) -> tuple[float, float]:
+    """The Overall threshold with the best balanced accuracy on these records (the lowest
+    one on a tie), and that balanced accuracy."""
+    cols = _columns(_reviewed_labelled(records))
+    if not cols["accepted"].any() or cols["accepted"].all():
+        raise MetricsError("calibration needs reviewed papers of both classes (accept and reject)")
+    candidates = np.unique(cols["overall"])
+    predicted = cols["overall"][None, :] >= candidates[:, None]
+    scores = binary_metrics(np.broadcast_to(cols["accepted"], predicted.shape), predicted)
+    best = int(np.nanargmax(scores["balanced_accuracy"]))
+    return float(candidates[best]), float(scores["balanced_accuracy"][best])
+
+
+def _calibrated(records: list[PaperRecord], calibrate_on: Path) -> tuple[float, str, dict]:
+    _, calibration_records = load_run(calibrate_on)
+    overlap = {r.paper_id for r in records} & {r.paper_id for r in calibration_records}
+    if overlap:
+        raise MetricsError(
+            f"refusing to calibrate on {calibrate_on}: {len(overlap)} of its papers are in the "
+            "scored run (never tune the threshold on the papers being scored)"
+        )
+    threshold, balanced = calibrate_threshold(calibration_records)
+    info = {"run": str(calibrate_on), "n": len(calibration_records), "balanced_accuracy": balanced}
+    return threshold, f"calibrated on {calibrate_on}", info
+
+
+def metrics_for_run(
+    run_dir: str | Path,
+    *,
+    calibrate_on: str | Path | None = None,
+    threshold: float | None = None,
+) -> dict:
+    """Metrics of a run folder; the threshold is given, calibrated, or the run's own."""
+    if calibrate_on is not None and threshold is not None:
+        raise MetricsError("give either --threshold or --calibrate-on, not both")
+    manifest, records = load_run(run_dir)
+    calibration = None
+    if calibrate_on is not None:
+        threshold, source, calibration = _calibrated(records, Path(calibrate_on))
+    elif threshold is not None:
+        source = "given (--threshold)"
+    elif manifest.config.get("threshold") is not None:
+        threshold, source = float(manifest.config["threshold"]), "run config"
+    else:
+        source = "default"
+    metrics = compute_metrics(records, threshold, threshold_source=source)
+    if calibration:
+        metrics["calibration"] = calibration
+    return metrics
+
+
+def write_metrics(
+    run_dir: str | Path,
+    calibrate_on: str | Path | None = None,
+    threshold: float | None = None,
+) -> dict:
+    """Compute the run's metrics and write them to ``<run_dir>/metrics.json``."""
+    metrics = metrics_for_run(run_dir, calibrate_on=calibrate_on, threshold=threshold)
+    (Path(run_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    return metrics

@@ -1,0 +1,175 @@
+"""``review-bench run``: review a benchmark's papers into a resumable run dir."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.dataset import TextMode
+
+from reviewer.cli_options import ReviewOptions, with_review_options
+from reviewer.cli import fail, user_errors
+
+RUNS_ROOT = Path("runs")
+NO_MODEL_HELP = (
+    "the offline reviewer is not available ({error}); pass a model instead: --model openai/<name> "
+    "(with OPENAI_API_KEY, or --base-url URL of an OpenAI-compatible server), --model anthropic/<name> "
+    "(with ANTHROPIC_API_KEY) or --model hf/<dir>, or set REVIEW_BENCH_MODEL"
+)
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+
+
+@with_review_options
+def run(
+    review: ReviewOptions,
+    benchmark: Annotated[Optional[str], typer.Argument(help="Benchmark under the data root (default iclr2022).")] = None,
+    dataset: Annotated[Optional[Path], typer.Option(
+        "--dataset", help="Your own dataset folder: one ratings_*.tsv plus texts/ or pdfs/.")] = None,
+    split: Annotated[Optional[str], typer.Option(help="eval (default) or train: reads ratings_<split>.tsv.")] = None,
+    text: Annotated[TextMode, typer.Option("--text", help="blind: leakage removed; raw: the texts as served.")] = "blind",
+    body_only: Annotated[bool, typer.Option("--body-only", help="With --text blind: keep only the body.")] = False,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Review a fixed subset of N papers.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Papers, and model calls, in flight.")] = 8,
+    run_dir: Annotated[Optional[Path], typer.Option(
+        help="Default: the unfinished runs/*-<config hash> of this command, else a new one.")] = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Review recorded failures again.")] = False,
+) -> None:
+    """Review a benchmark's papers into a resumable run dir, and score them against the human decisions."""
+    from benchmarks.dataset import DatasetError, load_benchmark, load_folder, paper_loader
+    from benchmarks.store import RunStore, RunStoreError
+
+    if benchmark and dataset:
+        raise fail("give a benchmark name or --dataset, not both")
+    if body_only and text != "blind":
+        raise fail("--body-only needs --text blind")
+    config, data_dir = review.config, review.data_dir
+    try:
+        data = load_folder(dataset, split) if dataset else load_benchmark(benchmark or "iclr2022", split, data_dir)
+        load = paper_loader(text, body_only=body_only, max_pages=config.max_pages)
+    except DatasetError as exc:
+        raise fail(str(exc)) from None
+    papers = data.subset(limit)
+    text_mode = data.text_mode(text) + ("-body-only" if body_only else "")
+    manifest = _manifest(config, data, text_mode=text_mode, n_papers=len(papers), limit=limit)
+    reviewer = _build_reviewer(review, concurrency=concurrency, refresh_cache=retry_failed)
+    try:
+        store = RunStore.open(run_dir or _default_run_dir(manifest), manifest)
+    except RunStoreError as exc:
+        asyncio.run(reviewer.aclose())
+        raise fail(str(exc)) from None
+    _run(store, papers, reviewer, load, concurrency=concurrency, retry_failed=retry_failed,
+         resume_hint=None if run_dir else store.run_dir)
+
+
+def _build_reviewer(review: ReviewOptions, **options):
+    try:
+        return review.build(**options)
+    except (*user_errors(), ModuleNotFoundError) as exc:
+        if review.config.model != "embedded":
+            raise fail(str(exc)) from None
+        raise fail(NO_MODEL_HELP.format(error=exc)) from None
+
+
+def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None):
+    from benchmarks.records import DatasetInfo, RunManifest
+    from review_bench import __version__
+
+    return RunManifest(
+        kind="benchmark",
+        config=config.model_dump(mode="json"),
+        config_hash=config.fingerprint(),
+        dataset=DatasetInfo(
+            name=data.name,
+            split=data.split,
+            path=str(data.folder),
+            fingerprint=data.fingerprint(),
+            n_papers=n_papers,
+            text_mode=text_mode,
+        ),
+        package_version=__version__,
+        git_revision=_git_revision(),
+        limit=limit,
+    )
+
+
+def _git_revision() -> str | None:
+    """The checkout's commit, or None outside a git checkout (or without git)."""
+    source = Path(__file__).resolve().parents[1]
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
+
+
+def _default_run_dir(manifest) -> Path:
+    """The latest unfinished run of this config and dataset under runs/, else a new dir."""
+    from benchmarks.store import find_unfinished
+
+    found = find_unfinished(RUNS_ROOT, manifest)
+    if found is not None:
+        return found
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return RUNS_ROOT / f"{stamp}-{manifest.config_hash}"
+
+
+def _run(store, papers, reviewer, load, *, concurrency: int, retry_failed: bool, resume_hint: Path | None) -> None:
+    from benchmarks.runner import run_papers
+
+    err.print(f"run dir: {store.run_dir}")
+    try:
+        summary = asyncio.run(
+            run_papers(papers, reviewer, store, load, concurrency=concurrency, retry_failed=retry_failed, console=err)
+        )
+    except KeyboardInterrupt:
+        store.finish("interrupted")
+        command = shlex.join(["review-bench", *sys.argv[1:]])
+        if resume_hint is not None:
+            command += f" --run-dir {shlex.quote(str(resume_hint))}"
+        err.print(f"interrupted: finished papers are kept in {store.run_dir}; resume with:\n  {command}")
+        raise typer.Exit(130) from None
+    store.finish("complete")
+    err.print(
+        f"{summary.total} papers: {summary.skipped} already done, {summary.reviewed} reviewed in "
+        f"{summary.wall_s:.1f} s, {summary.failed} failed, cost ${summary.cost_usd:.4f}"
+    )
+    _report_metrics(store.run_dir)
+
+
+def _report_metrics(run_dir: Path) -> None:
+    try:
+        from benchmarks.metrics import write_metrics
+    except ModuleNotFoundError as exc:
+        if exc.name != "benchmarks.metrics":
+            raise
+        return
+    metrics = write_metrics(run_dir)
+    table = Table(caption=str(run_dir / "metrics.json"))
+    for column in ("n", "failed", "balanced accuracy", "AUC"):
+        table.add_column(column, justify="right")
+    table.add_row(*(_cell(metrics.get(key)) for key in ("n", "n_failed", "balanced_accuracy", "auc")))
+    Console().print(table)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)

@@ -1,0 +1,190 @@
+"""A run on disk: ``manifest.json`` plus ``records.jsonl``, one durable line per paper.
+
+Lines are appended whole, flushed and fsynced, so a process killed at any moment leaves
+at most a truncated last line, which loading ignores and opening cuts off. A later line
+for the same paper supersedes an earlier one (``--retry-failed``). One writer at a time
+holds a lock on the run dir.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ValidationError
+
+from benchmarks.records import PaperRecord, RunManifest
+
+RunStatus = Literal["complete", "interrupted"]
+MANIFEST = "manifest.json"
+RECORDS = "records.jsonl"
+LOCK = ".lock"
+
+
+class RunStoreError(Exception):
+    """A run dir that cannot be used. The message is one line."""
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def read_manifest(run_dir: str | Path) -> RunManifest:
+    path = Path(run_dir) / MANIFEST
+    try:
+        return RunManifest.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        raise RunStoreError(f"{path}: no such file (not a run dir)") from None
+    except ValidationError as exc:
+        raise RunStoreError(f"{path}: not a valid manifest ({exc.errors()[0]['msg']})") from None
+
+
+def read_records(run_dir: str | Path) -> list[PaperRecord]:
+    """The latest record of each paper, in the order papers first appear."""
+    path = Path(run_dir) / RECORDS
+    if not path.exists():
+        return []
+    latest: dict[str, PaperRecord] = {}
+    for record in _parse_lines(path, _complete_bytes(path)):
+        latest[record.paper_id] = record
+    return list(latest.values())
+
+
+def _complete_bytes(path: Path) -> bytes:
+    """The file up to its last newline: a line without one was cut by a kill."""
+    data = path.read_bytes()
+    return data[: data.rfind(b"\n") + 1]
+
+
+def _parse_lines(path: Path, data: bytes):
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield PaperRecord.model_validate_json(line)
+        except ValidationError:
+            raise RunStoreError(f"{path}:{number}: not a valid record") from None
+
+
+class RunStore:
+    def __init__(self, run_dir: Path, manifest: RunManifest, lock_fd: int):
+        self.run_dir = run_dir
+        self.manifest = manifest
+        self._lock_fd = lock_fd
+        self._records_fd = os.open(run_dir / RECORDS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    @classmethod
+    def open(cls, run_dir: str | Path, manifest: RunManifest) -> RunStore:
+        """Create a run dir, or reopen one written with the same config and dataset.
+
+        A reopened run keeps its first start time; ``limit`` and the status are updated.
+        """
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock_fd = _lock(run_dir)
+        try:
+            if (run_dir / MANIFEST).exists():
+                manifest = _resume(run_dir, read_manifest(run_dir), manifest)
+            else:
+                manifest = manifest.model_copy(update={"started_at": manifest.started_at or utc_now()})
+            _cut_truncated_tail(run_dir / RECORDS)
+            store = cls(run_dir, manifest.model_copy(update={"status": "running", "finished_at": None}), lock_fd)
+            store._write_manifest()
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        return store
+
+    def records(self) -> list[PaperRecord]:
+        return read_records(self.run_dir)
+
+    def done_ids(self, *, retry_failed: bool = False) -> set[str]:
+        """Papers that need no new review: all recorded ones, or only the ok ones."""
+        return {r.paper_id for r in self.records() if r.ok or not retry_failed}
+
+    def append(self, record: PaperRecord) -> None:
+        line = memoryview(record.model_dump_json().encode() + b"\n")
+        while line:  # O_APPEND, one writer: a short write just continues where it stopped
+            line = line[os.write(self._records_fd, line):]
+        os.fsync(self._records_fd)
+
+    def finish(self, status: RunStatus) -> None:
+        """Record how the run ended and release the run dir."""
+        self.manifest = self.manifest.model_copy(update={"status": status, "finished_at": utc_now()})
+        self._write_manifest()
+        self.close()
+
+    def close(self) -> None:
+        if self._records_fd >= 0:
+            os.close(self._records_fd)
+            os.close(self._lock_fd)
+            self._records_fd = self._lock_fd = -1
+
+    def _write_manifest(self) -> None:
+        path = self.run_dir / MANIFEST
+        tmp = path.with_suffix(".json.tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(self.manifest.model_dump_json(indent=2) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+
+def _lock(run_dir: Path) -> int:
+    fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RunStoreError(f"{run_dir}: another process is writing to this run") from None
+    return fd
+
+
+def _difference(old: RunManifest, new: RunManifest) -> str | None:
+    """What makes two runs different runs, if anything: they cannot share a run dir."""
+    checks = [
+        ("kind", old.kind, new.kind),
+        ("config", old.config_hash, new.config_hash),
+        ("dataset", old.dataset.fingerprint, new.dataset.fingerprint),
+        ("text mode", old.dataset.text_mode, new.dataset.text_mode),
+    ]
+    for what, before, now in checks:
+        if before != now:
+            return f"a different {what} ({before} != {now})"
+    return None
+
+
+def _resume(run_dir: Path, old: RunManifest, new: RunManifest) -> RunManifest:
+    difference = _difference(old, new)
+    if difference:
+        raise RunStoreError(f"{run_dir} holds a run with {difference}; choose another --run-dir")
+    notes = [*old.notes, f"resumed at {utc_now()}"]
+    return new.model_copy(update={"started_at": old.started_at, "notes": notes})
+
+
+def _cut_truncated_tail(path: Path) -> None:
+    if not path.exists():
+        return
+    keep = len(_complete_bytes(path))
+    if keep != path.stat().st_size:
+        with path.open("r+b") as handle:
+            handle.truncate(keep)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+
+def find_unfinished(runs_root: Path, manifest: RunManifest) -> Path | None:
+    """The latest run dir under ``runs_root`` named ``*-<config hash>`` that has the same
+    dataset and text mode and did not complete, so the same command resumes it."""
+    for run_dir in sorted(runs_root.glob(f"*-{manifest.config_hash}"), reverse=True):
+        try:
+            old = read_manifest(run_dir)
+        except RunStoreError:
+            continue
+        if old.status != "complete" and _difference(old, manifest) is None:
+            return run_dir
+    return None

@@ -1,0 +1,61 @@
+"""The trained offline model on disk: ``$REVIEW_BENCH_CACHE_DIR/embedded/`` holds
+``model.joblib`` and ``card.json``. A model is reused while the train data's fingerprint
+matches, and retrained when it changes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import joblib
+
+from benchmarks.dataset import DATA_ENV, DatasetError
+from reviewer.embedded.model import EmbeddedModel, ModelError, data_fingerprint, train, train_dataset
+from reviewer.models.cache import cache_dir
+
+MODEL_FILE, CARD_FILE = "model.joblib", "card.json"
+
+
+def model_dir() -> Path:
+    return cache_dir() / "embedded"
+
+
+def load_cached() -> EmbeddedModel | None:
+    path = model_dir() / MODEL_FILE
+    if not path.is_file():
+        return None
+    try:
+        return joblib.load(path)
+    except Exception:  # an unreadable or outdated pickle is retrained, not fatal
+        return None
+
+
+def save(model: EmbeddedModel) -> Path:
+    folder = model_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"{MODEL_FILE}.tmp"
+    joblib.dump(model, tmp)
+    tmp.replace(folder / MODEL_FILE)
+    (folder / CARD_FILE).write_text(model.card.model_dump_json(indent=2), encoding="utf-8")
+    return folder
+
+
+def get_model(data_dir: str | Path | None = None, *, retrain: bool = False) -> EmbeddedModel:
+    """The cached model when it matches the train data (or no data is given), else a new one."""
+    cached = load_cached()
+    if not (data_dir or os.environ.get(DATA_ENV)):
+        if cached is None or retrain:
+            raise ModelError(
+                f"the offline model is not trained yet: pass --data-dir DIR or set {DATA_ENV} "
+                "(a folder holding iclr2022/ratings_train.tsv and texts/)"
+            )
+        return cached
+    try:
+        dataset = train_dataset(data_dir)
+    except DatasetError as exc:
+        raise ModelError(str(exc)) from None
+    if cached is not None and not retrain and cached.card.fingerprint == data_fingerprint(dataset):
+        return cached
+    model = train(dataset)
+    save(model)
+    return model

@@ -1,0 +1,92 @@
+"""The offline reviewer: fills the review form from the model's prediction, and writes
+only what the model can stand behind (its numbers, the features behind them, the nearest
+train papers), never invented prose.
+
+Score mapping: Overall = the predicted rating rounded (1-10); each 1-4 sub-score =
+round(1 + 3 * (rating - 1) / 9); Decision = Accept when P(accept) reaches the
+threshold chosen out of fold on train; Confidence = 1 + round(8 * |P(accept) - 0.5|), so 1
+at a coin flip and 5 at certainty."""
+
+from __future__ import annotations
+
+import time
+
+from reviewer.config import ReviewConfig
+from reviewer.embedded.model import EmbeddedModel, Neighbour, Prediction
+from reviewer.form import ReviewForm
+from reviewer.outcome import ReviewMeta, ReviewOutcome
+from reviewer.paper import Paper
+
+MODEL_NAME = "embedded"
+#: Similar accepted train papers go to Questions, similar rejected ones to Limitations.
+NEIGHBOURS = 3
+SUB_SCORES = ("Originality", "Quality", "Clarity", "Significance", "Soundness", "Presentation", "Contribution")
+
+
+def _clip(value: float, low: int, high: int) -> int:
+    return int(min(high, max(low, round(value))))
+
+
+def _feature_lines(items: list[tuple[str, float]]) -> list[str]:
+    return [f"{name}: {value:+.3f} to the predicted rating" for name, value in items]
+
+
+def _neighbour_lines(neighbours: list[Neighbour]) -> list[str]:
+    return [f"Similar train paper: {n.title or n.paper_id} ({n.decision}, similarity {n.similarity:.2f})"
+            for n in neighbours]
+
+
+def review_form(prediction: Prediction) -> ReviewForm:
+    sub_score = _clip(1 + 3 * (prediction.rating - 1) / 9, 1, 4)
+    accepted = [n for n in prediction.neighbours if n.decision.lower().startswith("accept")][:NEIGHBOURS]
+    rejected = [n for n in prediction.neighbours if not n.decision.lower().startswith("accept")][:NEIGHBOURS]
+    return ReviewForm(
+        Summary=(f"Offline model: predicted rating {prediction.rating:.2f}, "
+                 f"P(accept) {prediction.p_accept:.2f}"),
+        Strengths=_feature_lines(prediction.raised_by),
+        Weaknesses=_feature_lines(prediction.lowered_by),
+        Questions=_neighbour_lines(accepted),
+        Limitations=_neighbour_lines(rejected),
+        **{"Ethical Concerns": False},
+        **{name: sub_score for name in SUB_SCORES},
+        Overall=_clip(prediction.rating, 1, 10),
+        Confidence=_clip(1 + 8 * abs(prediction.p_accept - 0.5), 1, 5),
+        Decision="Accept" if prediction.accept else "Reject",
+    )
+
+
+class EmbeddedReviewer:
+    """A ``PaperReviewer`` backed by the trained offline model (CPU, no network)."""
+
+    def __init__(self, model: EmbeddedModel, config: ReviewConfig):
+        self.model = model
+        self.config = config
+
+    async def review(self, paper: Paper) -> ReviewOutcome:
+        started = time.perf_counter()
+        prediction = self.model.predict([paper.text])[0]
+        form = review_form(prediction)
+        meta = ReviewMeta(
+            model=MODEL_NAME,
+            config=self.config.model_dump(mode="json"),
+            latency_s=time.perf_counter() - started,
+            decision_by_threshold="Accept" if form.Overall >= self.config.threshold else "Reject",
+            threshold=self.config.threshold,
+            overall_mean=prediction.rating,
+            hidden_text=paper.hidden,
+            extra={
+                "offline_model": "the offline model (embedded): a TF-IDF + structure ridge trained on the ICLR 2022 train split; "
+                "the text fields are its evidence, not a reading of the paper",
+                "predicted_rating": prediction.rating,
+                "p_accept": prediction.p_accept,
+                "raised_by": prediction.raised_by,
+                "lowered_by": prediction.lowered_by,
+                "neighbours": [vars(n) for n in prediction.neighbours],
+                "model_fingerprint": self.model.card.fingerprint,
+                "cv": self.model.card.cv.model_dump(),
+            },
+        )
+        return ReviewOutcome(paper_id=paper.paper_id, review=form, meta=meta)
+
+    async def aclose(self) -> None:
+        return None
