@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ from benchmarks.records import HumanLabel
 from reviewer.paper import Paper, load_paper
 
 DATA_ENV = "REVIEW_BENCH_DATA"
+#: Dataset manifests (``data/<name>.json``) in a checkout of the project.
+MANIFEST_DIR = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_SPLIT = "eval"
 TextMode = Literal["blind", "raw"]
 
@@ -77,7 +80,10 @@ PaperLoader = Callable[[DatasetPaper], Paper]
 
 def paper_loader(mode: TextMode, *, body_only: bool = False, max_pages: int | None = None) -> PaperLoader:
     """Reads a dataset paper as the reviewer will see it (``blind``: leakage removed)."""
-    blind = _blind_text() if mode == "blind" else None
+    if mode == "blind":
+        from benchmarks.leakage.blind import blind_text as blind
+    else:
+        blind = None
 
     def load(item: DatasetPaper) -> Paper:
         if item.text is not None:
@@ -89,16 +95,6 @@ def paper_loader(mode: TextMode, *, body_only: bool = False, max_pages: int | No
         return paper
 
     return load
-
-
-def _blind_text():
-    try:
-        from benchmarks.leakage.blind import blind_text
-    except ModuleNotFoundError as exc:
-        if exc.name != "benchmarks.leakage.blind":
-            raise
-        raise DatasetError("--text blind is not available yet (benchmarks/leakage/blind.py); use --text raw") from None
-    return blind_text
 
 
 def data_root(data_dir: str | Path | None) -> Path:
@@ -226,3 +222,20 @@ def _accepted(decision: str, where: str) -> bool | None:
     if lowered.startswith("reject"):
         return False
     raise DatasetError(f"{where}: decision {decision!r} is neither Accept... nor Reject")
+
+
+def check_manifest(data: Dataset, manifest_dir: Path = MANIFEST_DIR) -> list[str]:
+    """Differences between a loaded split and its manifest's expected size and accept count,
+    as notes for the run record (a modified snapshot is allowed, but never silent)."""
+    path = manifest_dir / f"{data.name}.json"
+    if data.split is None or not path.is_file():
+        return []
+    expected = json.loads(path.read_text()).get("splits", {}).get(data.split)
+    if not expected:
+        return []
+    found = {"papers": len(data.papers), "accepted": sum(bool(p.human.accepted) for p in data.papers)}
+    return [
+        f"{data.name} {data.split}: {found[key]} {key}, the manifest {path.name} says {expected[key]}"
+        for key in ("papers", "accepted")
+        if key in expected and expected[key] != found[key]
+    ]

@@ -85,9 +85,13 @@ def _build_reviewer(review: ReviewOptions, **options):
 
 
 def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None):
+    from benchmarks.dataset import check_manifest
     from benchmarks.records import DatasetInfo, RunManifest
     from review_bench import __version__
 
+    notes = check_manifest(data)
+    for note in notes:
+        err.print(f"warning: {note}")
     return RunManifest(
         kind="benchmark",
         config=config.model_dump(mode="json"),
@@ -103,6 +107,7 @@ def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None)
         package_version=__version__,
         git_revision=_git_revision(),
         limit=limit,
+        notes=notes,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.dataset import DatasetError, load_benchmark, load_folder, paper_loader
+from benchmarks.dataset import DatasetError, check_manifest, load_benchmark, load_folder, paper_loader
 
 HEADER = "paper_id\t0\t1\t2\tdecision\n"
 
@@ -140,3 +140,15 @@ def test_saved_hugging_face_dataset(tmp_path):
     assert len(data.fingerprint()) == 64
     with pytest.raises(DatasetError, match="no split 'eval'"):
         load_folder(tmp_path / "saved", None)
+
+
+def test_snapshot_matches_the_manifest_and_a_changed_one_is_noted(tmp_path, shared_datasets):
+    for split in ("eval", "train"):
+        assert check_manifest(load_benchmark("iclr2022", split, shared_datasets)) == []
+    folder = tmp_path / "iclr2022"
+    (folder / "texts").mkdir(parents=True)
+    (folder / "texts" / "a.txt").write_text("paper a")
+    (folder / "ratings_eval.tsv").write_text("paper_id\t0\tdecision\na\t6\tAccept (Poster)\n")
+    notes = check_manifest(load_benchmark("iclr2022", "eval", tmp_path))
+    assert notes == ["iclr2022 eval: 1 papers, the manifest iclr2022.json says 500",
+                     "iclr2022 eval: 1 accepted, the manifest iclr2022.json says 184"]
