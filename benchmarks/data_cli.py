@@ -50,6 +50,9 @@ def audit_command(
     data_dir: Optional[Path] = DATA_DIR,
     split: str = typer.Option("eval", "--split", help="Which ratings_<split>.tsv to audit."),
     text: TextChoice = typer.Option(TextChoice.raw, "--text", help="Audit the raw texts or the blinded ones."),
+    body_only: bool = typer.Option(
+        False, "--body-only", help="With --text blind: audit the text cut at References (as run --body-only shows it)."
+    ),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the audit here as JSON."),
     seed: int = typer.Option(0, "--seed", help="Seed of the folds and the bootstrap."),
 ) -> None:
@@ -57,11 +60,14 @@ def audit_command(
     from benchmarks.dataset import load_benchmark
     from benchmarks.leakage.audit import audit_cues, collect_cues, print_report
 
+    if body_only and text is not TextChoice.blind:
+        typer.secho("error: --body-only needs --text blind", fg="red", err=True)
+        raise typer.Exit(2)
     with _user_errors():
         dataset = load_benchmark(BENCHMARK, split, data_dir)
         with _progress(f"reading {text.value} texts", len(dataset.papers)) as advance:
-            records, labels = collect_cues(dataset, text.value, progress=advance)
-        report = audit_cues(dataset, text.value, records, labels, seed=seed)
+            records, labels = collect_cues(dataset, text.value, body_only=body_only, progress=advance)
+        report = audit_cues(dataset, text.value, records, labels, body_only=body_only, seed=seed)
         print_report(report)
         if json_path is not None:
             json_path.write_text(json.dumps(report.model_dump(mode="json"), indent=2) + "\n")

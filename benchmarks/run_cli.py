@@ -12,7 +12,6 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from benchmarks.dataset import TextMode
 
@@ -160,21 +159,9 @@ def _run(store, papers, reviewer, load, *, concurrency: int, retry_failed: bool,
 
 
 def _report_metrics(run_dir: Path) -> None:
-    try:
-        from benchmarks.metrics import write_metrics
-    except ModuleNotFoundError as exc:
-        if exc.name != "benchmarks.metrics":
-            raise
-        return
-    metrics = write_metrics(run_dir)
-    table = Table(caption=str(run_dir / "metrics.json"))
-    for column in ("n", "failed", "balanced accuracy", "AUC"):
-        table.add_column(column, justify="right")
-    table.add_row(*(_cell(metrics.get(key)) for key in ("n", "n_failed", "balanced_accuracy", "auc")))
-    Console().print(table)
+    from benchmarks.metrics import write_metrics
+    from benchmarks.report import print_comparison, summarise
 
-
-def _cell(value) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+    write_metrics(run_dir)
+    print_comparison([summarise(run_dir)])
+    err.print(f"metrics: {run_dir / 'metrics.json'}; plots: review-bench report {run_dir}")

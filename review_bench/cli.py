@@ -34,7 +34,20 @@ def build_app() -> typer.Typer:
     return app
 
 
+def configure_logging() -> None:
+    """Our own progress notes (retries, training) on stderr; other libraries only warn."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s",
+                        handlers=[RichHandler(show_time=False, show_path=False)])
+    for package in ("reviewer", "benchmarks", "scientist", "finetune"):
+        logging.getLogger(package).setLevel(logging.INFO)
+
+
 def main() -> None:
+    configure_logging()
     build_app()()
 
 

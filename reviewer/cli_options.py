@@ -27,6 +27,11 @@ MODEL_HELP = (
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data root (env REVIEW_BENCH_DATA).")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the call cache.")]
 
+DEFAULT_MODEL_NOTICE = (
+    "note: reviewing with the offline model 'embedded' (no LLM, no key needed); for an LLM pass "
+    "--model openai/gpt-4o-2024-05-13 (with OPENAI_API_KEY) or anthropic/..., or set REVIEW_BENCH_MODEL"
+)
+
 OPTIONS: dict[str, tuple[object, object]] = {
     "model": (Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP)], None),
     "data_dir": (DataDir, None),
@@ -71,7 +76,10 @@ def review_options(**values) -> ReviewOptions:
     from reviewer.cli import fail
 
     settings = {name: value for name, value in values.items() if name not in NOT_CONFIG}
-    settings["model"] = settings["model"] or os.environ.get("REVIEW_BENCH_MODEL") or DEFAULT_MODEL
+    settings["model"] = settings["model"] or os.environ.get("REVIEW_BENCH_MODEL")
+    if not settings["model"]:
+        settings["model"] = DEFAULT_MODEL
+        typer.echo(DEFAULT_MODEL_NOTICE, err=True)
     settings["adapter"] = str(settings["adapter"]) if settings["adapter"] else None
     try:
         config = ReviewConfig(**settings)

@@ -42,6 +42,9 @@ def run(
     run_timeout: Annotated[float, typer.Option("--run-timeout", min=1.0, help="Seconds per experiment run.")] = 600.0,
     max_runs: Annotated[int, typer.Option("--max-runs", min=1, max=5)] = 5,
     no_novelty: Annotated[bool, typer.Option("--no-novelty", help="Skip the novelty check.")] = False,
+    revise_experiments: Annotated[str, typer.Option(
+        "--revise-experiments", help="Another experiment run before a revision: auto (when the review asks "
+        "for one), always or never.")] = "auto",
     no_cache: NoCache = False,
 ) -> None:
     """Generate ideas, run experiments in the sandbox, write papers, review and revise them."""
@@ -61,11 +64,14 @@ def run(
         raise fail("--coder must be aider or builtin")
     if literature not in ("auto", "online", "offline"):
         raise fail("--literature must be auto, online or offline")
+    if revise_experiments not in ("auto", "always", "never"):
+        raise fail("--revise-experiments must be auto, always or never")
     settings = ScientistSettings(
         template=template, out=out, model=model, review_model=review_model, num_ideas=num_ideas, rounds=rounds,
         target=target, coder=coder, base_url=base_url, review_base_url=review_base_url or base_url,
         data_dir=str(data_dir or os.environ.get("REVIEW_BENCH_DATA") or "") or None, literature=literature,
         run_timeout_s=run_timeout, max_runs=max_runs, check_novelty=not no_novelty, use_cache=not no_cache,
+        revise_experiments=revise_experiments,
     )
     status: dict[str, str] = {}
     console = Console(stderr=True)

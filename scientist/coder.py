@@ -1,11 +1,11 @@
 """The coder that edits experiment code and LaTeX: aider-chat (pinned, in its own
-environment, run as a subprocess) or a built-in SEARCH/REPLACE coder."""
+environment, run as a subprocess behind our LLM gateway) or a built-in SEARCH/REPLACE coder."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 
 from reviewer.models.wrapper import Model
 from scientist.edit_blocks import EditError, apply_blocks, parse_blocks
+from scientist.gateway import GATEWAY_MODEL, serve
 from scientist.llm import Chat, render
 
 AIDER_VERSION = "0.86.2"
@@ -22,7 +23,6 @@ AIDER_FLAGS = [
     "--no-show-model-warnings", "--no-show-release-notes", "--no-stream", "--no-pretty",
     "--no-fancy-input", "--edit-format", "diff", "--map-tokens", "0", "--no-restore-chat-history",
 ]
-AIDER_USAGE = re.compile(r"Tokens: ([\d.]+)(k?) sent, ([\d.]+)(k?) received")
 CoderKind = Literal["aider", "builtin"]
 
 
@@ -81,72 +81,52 @@ def aider_executable() -> str | None:
 
 @dataclass
 class AiderCoder:
-    """aider-chat as a subprocess, in the folder, pointed at the configured model's server."""
+    """aider-chat as a subprocess in the folder; its LLM calls go to a loopback gateway in
+    front of our Model, so they get our retries, cache and cost accounting."""
 
-    model_string: str
+    model: Model
     folder: Path
     files: list[str]
-    base_url: str | None = None
     timeout_s: float = 600.0
     executable: str | None = None
-    tokens: dict = field(default_factory=lambda: {"sent": 0, "received": 0})
 
     def __post_init__(self):
         self.executable = self.executable or aider_executable()
         if self.executable is None:
             raise CoderError(f"aider is not installed: run scientist/install_aider.sh (aider-chat=={AIDER_VERSION})")
-        provider, _, name = self.model_string.partition("/")
-        if provider not in ("openai", "anthropic") or not name:
-            raise CoderError(f"aider cannot use {self.model_string!r}: give an openai/ or anthropic/ model, or --coder builtin")
 
     def _metadata_file(self) -> Path:
         path = self.folder / ".aider.model.metadata.json"
-        path.write_text(json.dumps({self.model_string: {
-            "max_input_tokens": 128000, "max_output_tokens": 8192, "input_cost_per_token": 0.0,
-            "output_cost_per_token": 0.0, "litellm_provider": self.model_string.split("/")[0], "mode": "chat",
+        path.write_text(json.dumps({GATEWAY_MODEL: {
+            "max_input_tokens": self.model.context_window, "max_output_tokens": 8192, "input_cost_per_token": 0.0,
+            "output_cost_per_token": 0.0, "litellm_provider": "openai", "mode": "chat",
         }}))
         return path
 
-    def _environment(self) -> dict[str, str]:
-        env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", AIDER_ANALYTICS="false")
-        if self.model_string.startswith("openai/"):
-            env.setdefault("OPENAI_API_KEY", "no-key-needed")
-            if self.base_url:
-                env["OPENAI_API_BASE"] = self.base_url
-        elif self.base_url:
-            env["ANTHROPIC_API_BASE"] = self.base_url
-        return env
-
     async def edit(self, instruction: str) -> CoderResult:
-        import asyncio
+        async with serve(self.model) as base_url:
+            return await asyncio.to_thread(self._run, instruction, base_url)
 
-        return await asyncio.to_thread(self._run, instruction)
-
-    def _run(self, instruction: str) -> CoderResult:
+    def _run(self, instruction: str, base_url: str) -> CoderResult:
         before = {name: (self.folder / name).read_text() for name in self.files}
         command = [
-            self.executable, *AIDER_FLAGS, "--model", self.model_string,
-            "--model-metadata-file", str(self._metadata_file()), "--message", instruction, *self.files,
+            self.executable, *AIDER_FLAGS, "--model", GATEWAY_MODEL, "--openai-api-base", base_url,
+            "--openai-api-key", "gateway", "--model-metadata-file", str(self._metadata_file()),
+            "--message", instruction, *self.files,
         ]
+        env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", AIDER_ANALYTICS="false",
+                   NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
         try:
-            done = subprocess.run(command, cwd=self.folder, env=self._environment(), capture_output=True,
+            done = subprocess.run(command, cwd=self.folder, env=env, capture_output=True,
                                   text=True, timeout=self.timeout_s, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             return CoderResult([], "", f"aider did not finish in {self.timeout_s:.0f} s")
-        self._count_tokens(done.stdout)
         changed = [name for name in self.files if (self.folder / name).read_text() != before[name]]
         error = None if done.returncode == 0 else f"aider exited with {done.returncode}: {done.stderr[-1000:]}"
         return CoderResult(changed, done.stdout, error)
 
-    def _count_tokens(self, output: str) -> None:
-        for match in AIDER_USAGE.finditer(output):
-            sent, ksent, received, kreceived = match.groups()
-            self.tokens["sent"] += int(float(sent) * (1000 if ksent else 1))
-            self.tokens["received"] += int(float(received) * (1000 if kreceived else 1))
 
-
-def make_coder(kind: CoderKind, *, model: Model, model_string: str, base_url: str | None,
-               folder: Path, files: list[str]) -> Coder:
+def make_coder(kind: CoderKind, *, model: Model, folder: Path, files: list[str]) -> Coder:
     if kind == "aider":
-        return AiderCoder(model_string, folder, files, base_url=base_url)
+        return AiderCoder(model, folder, files)
     return BuiltinCoder(model, folder, files)

@@ -41,6 +41,11 @@ class ExperimentReport:
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2))
 
+    @classmethod
+    def load(cls, path: Path) -> "ExperimentReport":
+        data = json.loads(path.read_text())
+        return cls([RunRecord(**run) for run in data["runs"]], data["figures"], data["plot_status"])
+
 
 @dataclass(kw_only=True)
 class ExperimentStage(IdeaWork):
@@ -101,9 +106,28 @@ class ExperimentStage(IdeaWork):
         report.save(self.idea_dir / "experiments.json")
         return report
 
+    async def revision_run(self, request: str) -> RunRecord:
+        """One more run after the plan's runs, asked for by a review: edit, run with fixes, re-plot."""
+        path = self.idea_dir / "experiments.json"
+        report = ExperimentReport.load(path)
+        run = max(r.run for r in report.runs) + 1
+        coder = self.coder_for(["experiment.py"])
+        reply = await coder.edit(request)
+        record = await self._run_with_fixes(run, coder)
+        report.runs.append(record)
+        self._note(f"## Run {run} (asked for by the review)\nChange: {_first_lines(reply.reply)}\n"
+                   f"Status: {record.status}\nResults: {json.dumps(record.results)}")
+        report.figures, report.plot_status = await self._run_plots(self.coder_for(["plot.py"]))
+        report.save(path)
+        return record
+
     async def _plot(self) -> tuple[list[str], str]:
         coder = self.coder_for(["plot.py"])
         await coder.edit(render("plot_request"))
+        return await self._run_plots(coder)
+
+    async def _run_plots(self, coder: Coder) -> tuple[list[str], str]:
+        """plot.py over every run folder, in the sandbox, with fixes; writes ``figures/``."""
         folder = self.idea_dir / "figures"
         for attempt in range(self.max_fixes + 1):
             shutil.rmtree(folder, ignore_errors=True)

@@ -18,11 +18,12 @@ from reviewer.config import ReviewConfig
 from reviewer.models.registry import create_model
 from reviewer.outcome import ReviewOutcome
 from reviewer.paper import load_paper
-from scientist.coder import CoderKind, make_coder
+from scientist.coder import Coder, CoderKind, make_coder
 from scientist.experiments import ExperimentStage
 from scientist.ideas import Archive, Idea, check_novelty, generate_idea
 from scientist.literature import LiteratureMode, make_literature
 from scientist.llm import render
+from scientist.revision import ReviseExperiments, bullets, requested_experiment
 from scientist.sandbox import Sandbox, SandboxLimits
 from scientist.templates import load_template
 from scientist.writeup import WriteupStage
@@ -53,6 +54,7 @@ class ScientistSettings:
     run_timeout_s: float = 600.0
     max_pages: int = 8
     use_cache: bool = True
+    revise_experiments: ReviseExperiments = "auto"
 
 
 class RoundRecord(BaseModel):
@@ -62,6 +64,9 @@ class RoundRecord(BaseModel):
     decision: str | None = None
     review_cost_usd: float = 0.0
     weaknesses: list[str] = Field(default_factory=list)
+    questions: list[str] = Field(default_factory=list)
+    #: The experiment run made before this round's revision, when the previous review asked for one.
+    experiment_run: int | None = None
 
 
 class IdeaState(BaseModel):
@@ -102,9 +107,8 @@ class Scientist:
         return self.model.stats.cost_usd + sum(self.review_costs)
 
     def _coder_for(self, folder: Path):
-        s = self.settings
-        return lambda files: make_coder(s.coder, model=self.model, model_string=s.model, base_url=s.base_url,
-                                        folder=folder, files=files)
+        kind = self.settings.coder
+        return lambda files: make_coder(kind, model=self.model, folder=folder, files=files)
 
     async def run(self) -> list[IdeaState]:
         plan_path = self.settings.out / "plan.json"
@@ -150,10 +154,12 @@ class Scientist:
         if not state.novel:
             state.skipped = "not novel"
 
+    def _experiment_stage(self, idea: Idea, folder: Path, say) -> ExperimentStage:
+        return ExperimentStage(idea_dir=folder, idea=idea, sandbox=self.sandbox, coder_for=self._coder_for(folder),
+                               max_runs=self.settings.max_runs, max_fixes=self.settings.max_fixes, log=say)
+
     async def _experiments(self, idea: Idea, folder: Path, state: IdeaState, say) -> None:
-        stage = ExperimentStage(idea_dir=folder, idea=idea, sandbox=self.sandbox, coder_for=self._coder_for(folder),
-                                max_runs=self.settings.max_runs, max_fixes=self.settings.max_fixes, log=say)
-        report = await stage.run()
+        report = await self._experiment_stage(idea, folder, say).run()
         if not report.successful_runs:
             state.skipped = "no experiment run succeeded"
 
@@ -177,13 +183,14 @@ class Scientist:
         try:
             while len(state.rounds) < s.rounds:
                 number = len(state.rounds)
+                extra_run = None
                 if number > 0:
                     say(f"revising for round {number}")
-                    weaknesses = "\n".join(f"- {w}" for w in state.rounds[-1].weaknesses)
-                    await coder.edit(render("revision", weaknesses=weaknesses, notes=(folder / "notes.txt").read_text()))
-                    await writer.compile(coder)
+                    extra_run = await self._revise(idea, folder, state.rounds[-1], writer, coder, say)
                 say(f"review round {number}")
-                state.rounds.append(await self._review_round(reviewer, writer.tex, folder / "rounds" / f"round_{number}"))
+                record = await self._review_round(reviewer, writer.tex, folder / "rounds" / f"round_{number}")
+                record.experiment_run = extra_run
+                state.rounds.append(record)
                 self.archive.get(idea.Name).scores = [r.overall for r in state.rounds if r.overall is not None]
                 self.archive.save()
                 state.save(folder)
@@ -191,6 +198,24 @@ class Scientist:
                     break
         finally:
             await reviewer.aclose()
+
+    async def _revise(self, idea: Idea, folder: Path, previous: RoundRecord, writer: WriteupStage, coder: Coder,
+                      say) -> int | None:
+        """Another experiment run where the review asks for one, then the LaTeX revision; the run's number."""
+        feedback = {"weaknesses": bullets(previous.weaknesses), "questions": bullets(previous.questions)}
+        plan = await requested_experiment(self.model, self.template.system, notes=(folder / "notes.txt").read_text(),
+                                          mode=self.settings.revise_experiments, **feedback)
+        record = None
+        if plan is not None:
+            say("running the experiment the review asked for")
+            record = await self._experiment_stage(idea, folder, say).revision_run(
+                render("experiment_revision", plan=plan, **feedback))
+            writer.copy_figures()
+        new_run = (f"Run {record.run} was made for this review (status {record.status}); report its results."
+                   if record else "No new experiment was run for this review.")
+        await coder.edit(render("revision", new_run=new_run, notes=(folder / "notes.txt").read_text(), **feedback))
+        await writer.compile(coder)
+        return record.run if record else None
 
     async def _review_round(self, reviewer, tex: Path, round_dir: Path) -> RoundRecord:
         round_dir.mkdir(parents=True, exist_ok=True)
@@ -207,7 +232,8 @@ class Scientist:
         review = outcome.review
         return RoundRecord(round=number, pdf=str(kept), overall=review.Overall if review else None,
                            decision=review.Decision if review else None, review_cost_usd=outcome.meta.cost_usd,
-                           weaknesses=review.Weaknesses if review else [])
+                           weaknesses=review.Weaknesses if review else [],
+                           questions=review.Questions if review else [])
 
 
 def write_score_table(out: Path, states: list[IdeaState]) -> None:

@@ -77,12 +77,15 @@ class WriteupStage(IdeaWork):
         figures = sorted(p.name for p in (self.idea_dir / "figures").glob("*.png"))
         return f"{notes}\nFigure files you may include: {', '.join(figures) or 'none'}"
 
+    def copy_figures(self) -> None:
+        for figure in (self.idea_dir / "figures").glob("*.png"):
+            shutil.copy(figure, self.tex.parent / figure.name)
+
     async def write(self, template_latex: Path) -> None:
         latex_dir = self.tex.parent
         shutil.rmtree(latex_dir, ignore_errors=True)
         shutil.copytree(template_latex, latex_dir)
-        for figure in (self.idea_dir / "figures").glob("*.png"):
-            shutil.copy(figure, latex_dir / figure.name)
+        self.copy_figures()
         references = unique_references(await find_references(self.literature, self.idea))
         write_bib(references, latex_dir / "references.bib")
         citations = "\n".join(f"\\cite{{{k}}}: {r.title} ({r.year})" for k, r in references.items()) or "none"

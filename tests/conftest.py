@@ -11,8 +11,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-for _key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
+for _key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "REVIEW_BENCH_MODEL"):
     os.environ.pop(_key, None)
+# The data root is found once, here; code under test sees it only where a test passes it.
+SHARED_DATA = os.environ.pop("REVIEW_BENCH_DATA", None)
 
 
 class NetworkGuardError(RuntimeError):
@@ -56,8 +58,7 @@ def shared_datasets():
     """The data beside the checkout (``../shared/datasets``), or REVIEW_BENCH_DATA."""
     from pathlib import Path
 
-    root = os.environ.get("REVIEW_BENCH_DATA")
-    path = Path(root) if root else Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+    path = Path(SHARED_DATA) if SHARED_DATA else Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
     if not (path / "iclr2022").is_dir():
         pytest.fail(f"the shared datasets are missing at {path}; set REVIEW_BENCH_DATA")
     return path

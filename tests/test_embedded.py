@@ -103,4 +103,4 @@ def test_full_train_split_trains_within_a_minute(shared_datasets):
     model = cache.get_model(shared_datasets)
     assert time.perf_counter() - started < 60
     assert model.card.data["n_papers"] == 400
-    assert model.card.cv.auc > 0.55  # measured 0.64 out of fold
+    assert model.card.cv.auc > 0.6  # measured 0.68 out of fold (0.66 over 5x5 repeated folds)

@@ -133,13 +133,57 @@ def test_acknowledgments_run_in_and_typo_headings_are_removed():
     assert "2 METHOD" in blinded and "REFERENCES" in blinded
 
 
+def test_statements_are_removed_from_both_versions():
+    statements = (
+        "\n8 ETHICS STATEMENT\n\nOur data contains no personal information.\n"
+        "\nE REPRODUCIBILITY STATEMENT\n\nProofs are in Appendix A; we list every hyperparameter.\n"
+        "\n**Ethics and Reproducibility Statement.** Nothing to declare.\n"
+    )
+    for text in (CAMERA_READY, SUBMISSION):
+        with_statements = text.replace("\nREFERENCES\n", statements + "\nREFERENCES\n", 1)
+        assert detect_cues(with_statements).ethics_statement and detect_cues(with_statements).reproducibility_statement
+        blinded = blind_text(with_statements)
+        for gone in ("ETHICS", "personal information", "REPRODUCIBILITY", "hyperparameter", "Nothing to declare"):
+            assert gone not in blinded, gone
+        assert blinded == blind_text(text)
+
+
+def test_supplementary_material_reads_appendix_and_code_in_it_is_dropped():
+    text = SUBMISSION.replace(
+        "see Equation (1).",
+        "see Equation (1). Proofs are in the supplementary material.\nSee Supplementary Materials, Section A.\n\n"
+        "Our implementation is included in the supplementary material. Training takes an hour.",
+    )
+    blinded = blind_text(text)
+    assert "Proofs are in the appendix." in blinded and "See Appendix, Section A." in blinded
+    assert "implementation" not in blinded and "Training takes an hour." in blinded
+    assert detect_cues(blinded).anonymous_code_links == 0
+
+
+def test_first_page_author_notes_are_removed_and_science_footnotes_kept():
+    notes = (
+        "\n\n_∗Equal contribution. †Work performed as a Google Research intern._\n"
+        "1Northeastern University, Department of Electrical Engineering, Boston, MA, USA.\n"
+        "Learning Group, University of Cambridge\n"
+        "2We use the ℓ2 norm throughout.\n\n-----\n"
+    )
+    text = CAMERA_READY.replace("\n2 METHOD\n", notes + "\n2 METHOD\n")
+    assert detect_cues(text).author_footnote
+    blinded = blind_text(text)
+    for gone in ("Equal contribution", "Google", "Northeastern", "Cambridge"):
+        assert gone not in blinded, gone
+    assert "2We use the ℓ2 norm throughout." in blinded and "1 INTRODUCTION" in blinded
+    assert not detect_cues(blinded).author_footnote
+
+
 def test_cues_on_camera_ready_and_submission():
     camera, submission = detect_cues(CAMERA_READY), detect_cues(SUBMISSION)
     assert camera.published_header and not camera.anonymity_marker
     assert camera.author_block and camera.affiliation_lines == 2 and camera.front_emails == 1
     assert camera.author_footnote and camera.acknowledgments and camera.thanks_or_funding >= 2
     assert camera.emails == 2 and camera.code_links == 1 and camera.urls == 2
-    assert camera.late_arxiv_ids == 1 and camera.late_year_mentions == 1 and camera.code_available == 1
+    # The code link and the project page (on github.io) both say where the code is.
+    assert camera.late_arxiv_ids == 1 and camera.late_year_mentions == 1 and camera.code_available == 2
     assert submission.anonymity_marker and submission.under_review_header and not submission.author_block
     assert not submission.acknowledgments and submission.emails == 0 and submission.code_promise == 1
     assert submission.late_arxiv_ids == 0 and submission.pages == 1
@@ -171,6 +215,47 @@ def test_data_blind_writes_a_blinded_copy(tmp_path):
     assert (copy / "texts" / "pR.txt").read_text() == blind_text(SUBMISSION)
 
 
+def _write_dataset(root, n_each=6):
+    """A tiny benchmark: camera-ready texts accepted, submissions rejected."""
+    source = root / "iclr2022"
+    (source / "texts").mkdir(parents=True)
+    rows = ["paper_id\t0\tdecision"]
+    for i in range(n_each):
+        for kind, text, decision in (("a", CAMERA_READY, "Accept (Poster)"), ("r", SUBMISSION, "Reject")):
+            (source / "texts" / f"{kind}{i}.txt").write_text(text + f"\nB MORE\n\nExtra result {i}.\n" * i)
+            rows.append(f"{kind}{i}\t5\t{decision}")
+    (source / "ratings_eval.tsv").write_text("\n".join(rows) + "\n")
+
+
+def test_data_audit_reports_removable_length_and_all_cues(tmp_path):
+    _write_dataset(tmp_path / "data")
+    reports = {}
+    for mode in (["raw"], ["blind"], ["blind", "--body-only"]):
+        path = tmp_path / f"{'-'.join(mode)}.json"
+        result = CliRunner().invoke(build_app(), [
+            "data", "audit", "--data-dir", str(tmp_path / "data"), "--text", *mode, "--json", str(path),
+        ])
+        assert result.exit_code == 0, result.output
+        assert "removable cues" in result.output and "length only" in result.output
+        reports[" ".join(mode)] = json.loads(path.read_text())
+    raw, blind, body = reports["raw"], reports["blind"], reports["blind --body-only"]
+    assert raw["cue_balanced_accuracy"] == 1.0 and blind["cue_balanced_accuracy"] < 1.0
+    assert body["body_only"] and not blind["body_only"] and body["text_mode"] == "blind"
+    for report in reports.values():
+        removable, length, both = report["summary"]
+        assert [s["cue_set"] for s in report["summary"]] == ["removable cues", "length only", "all cues"]
+        assert removable["balanced_accuracy"] == report["cue_balanced_accuracy"]
+        assert length["ci"] == report["length_balanced_accuracy_ci"]
+        assert both["balanced_accuracy"] == report["all_cues_balanced_accuracy"]
+        assert "length only" in report["explanation"]
+
+
+def test_data_audit_body_only_needs_blind_text(tmp_path):
+    result = CliRunner().invoke(build_app(), ["data", "audit", "--data-dir", str(tmp_path), "--text", "raw", "--body-only"])
+    assert result.exit_code == 2
+    assert "--body-only needs --text blind" in result.output
+
+
 def test_data_audit_rejects_a_missing_data_dir(tmp_path):
     result = CliRunner().invoke(build_app(), ["data", "audit", "--data-dir", str(tmp_path / "nope")])
     assert result.exit_code == 2
@@ -191,8 +276,9 @@ def test_audit_on_eval_split_raw_leaks_and_blind_does_not(shared_datasets, tmp_p
     assert raw["n_accepted"] == 184 and raw["n_rejected"] == 316
     assert raw["cue_balanced_accuracy"] >= 0.9
     assert blind["cue_balanced_accuracy"] <= 0.55
-    low, high = blind["cue_balanced_accuracy_ci"]
-    assert low <= blind["cue_balanced_accuracy"] <= high
+    for key in ("cue_balanced_accuracy", "length_balanced_accuracy", "all_cues_balanced_accuracy"):
+        low, high = blind[f"{key}_ci"]
+        assert low <= blind[key] <= high, key
     cues = {row["name"]: row for row in blind["cues"]}
     assert cues["author_block"]["accepted"] == cues["author_block"]["rejected"] == 0
     assert cues["anonymity_marker"]["rejected"] == 0

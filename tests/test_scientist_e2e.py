@@ -42,6 +42,8 @@ def test_generation_loop_end_to_end(tmp_path, fake_llm, shared_datasets):
     # A real PDF per round; the second round's paper has the revision and a better score.
     round0, round1 = state.rounds
     assert (round0.overall, round1.overall) == (3, 5)
+    # The review asked for no new evidence, so the revision rewrote the paper without another run.
+    assert round1.experiment_run is None and len(report["runs"]) == 2
     for record in state.rounds:
         assert open(record.pdf, "rb").read(4) == b"%PDF"
     assert "Limitations" not in (idea_dir / "rounds/round_0/paper.tex").read_text()

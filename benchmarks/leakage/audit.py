@@ -1,9 +1,10 @@
 """How much of the decision can be read off the leakage cues alone.
 
 For each cue, its rate (or mean) among accepted and rejected papers and its AUC on its own;
-then the cross-validated balanced accuracy of classifiers that see only cues: the leakage
-cues (what blinding removes; near chance on honest texts), the size cues (length, pages,
-appendix: what blinding cannot remove), and all of them together.
+then the cross-validated balanced accuracy of classifiers that see only cues: the removable
+cues (what blinding removes; near chance on honest texts), length only (characters, pages,
+body and appendix length: what blinding cannot remove without cutting science), and all
+cues together.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ FOLDS = 5
 BOOTSTRAP = 1000
 #: How many cues the report names as the most predictive.
 TOP_CUES = 6
-CUE_SETS = {"leakage cues": LEAK_CUES, "size cues": SIZE_CUES, "all cues": CUE_NAMES}
+CUE_SETS = {"removable cues": LEAK_CUES, "length only": SIZE_CUES, "all cues": CUE_NAMES}
+EXPLANATION = (
+    "removable cues: what blinding takes out (the done criterion, cue_balanced_accuracy); "
+    "length only: characters, pages, body and appendix length, which blinding keeps "
+    "(camera-ready versions are longer); all cues: both together"
+)
 
 
 class CueRow(BaseModel):
@@ -42,25 +48,34 @@ class AuditReport(BaseModel):
     dataset: str
     split: str | None
     text_mode: TextMode
+    #: Blinded text cut at the references (what ``run --text blind --body-only`` shows).
+    body_only: bool
     n_accepted: int
     n_rejected: int
     folds: int
     seed: int
-    #: Best classifier on the leakage cues (the conservative reading of what blinding left).
+    #: Best classifier on the removable cues (the conservative reading of what blinding left).
     cue_balanced_accuracy: float
     cue_balanced_accuracy_ci: tuple[float, float]
-    #: Best classifier on the size cues alone, and on all cues.
-    size_balanced_accuracy: float
+    #: Best classifier on length alone, and on all cues.
+    length_balanced_accuracy: float
+    length_balanced_accuracy_ci: tuple[float, float]
     all_cues_balanced_accuracy: float
+    all_cues_balanced_accuracy_ci: tuple[float, float]
+    #: The three side by side (removable, length only, all), and what they mean.
+    summary: list[ClassifierScore]
+    explanation: str
     classifiers: list[ClassifierScore]
-    #: The leakage cues the logistic model leans on most (standardised weight; > 0 means Accept).
+    #: The removable cues the logistic model leans on most (standardised weight; > 0 means Accept).
     top_cues: list[tuple[str, float]]
     cues: list[CueRow]
 
 
-def collect_cues(dataset: Dataset, mode: TextMode, progress=None) -> tuple[list[CueRecord], np.ndarray]:
-    """The cue records of every labelled paper, and the labels (1 = accepted)."""
-    load = paper_loader(mode)
+def collect_cues(
+    dataset: Dataset, mode: TextMode, *, body_only: bool = False, progress=None
+) -> tuple[list[CueRecord], np.ndarray]:
+    """The cue records of every labelled paper as the reviewer sees it, and the labels (1 = accepted)."""
+    load = paper_loader(mode, body_only=body_only)
     records, labels = [], []
     for item in dataset.papers:
         if item.human.accepted is not None:
@@ -72,9 +87,16 @@ def collect_cues(dataset: Dataset, mode: TextMode, progress=None) -> tuple[list[
 
 
 def audit_cues(
-    dataset: Dataset, mode: TextMode, records: list[CueRecord], labels: np.ndarray, seed: int = 0
+    dataset: Dataset,
+    mode: TextMode,
+    records: list[CueRecord],
+    labels: np.ndarray,
+    *,
+    body_only: bool = False,
+    seed: int = 0,
 ) -> AuditReport:
     from sklearn.metrics import roc_auc_score
+    from threadpoolctl import threadpool_limits
 
     if len(labels) == 0 or min(int(labels.sum()), int((labels == 0).sum())) < FOLDS:
         raise ValueError(f"the audit needs at least {FOLDS} accepted and {FOLDS} rejected papers")
@@ -89,29 +111,37 @@ def audit_cues(
             is_rate=isinstance(getattr(records[0], name), bool),
             auc=0.5 if values.min() == values.max() else float(roc_auc_score(labels, values)),
         ))
-    scores = [
-        _cross_validate(set_name, name, model, _columns(features, names), labels, seed)
-        for set_name, names in CUE_SETS.items()
-        for name, model in _classifiers(seed).items()
-    ]
-    best = {
-        set_name: max((s for s in scores if s.cue_set == set_name), key=lambda s: s.balanced_accuracy)
+    # One thread: the models are small, and OpenMP threads on a busy machine only wait on each other.
+    with threadpool_limits(limits=1):
+        scores = [
+            _cross_validate(set_name, name, model, _columns(features, names), labels, seed)
+            for set_name, names in CUE_SETS.items()
+            for name, model in _classifiers(seed).items()
+        ]
+        top_cues = _top_cues(_columns(features, LEAK_CUES), labels, seed)
+    removable, length, both = (
+        max((s for s in scores if s.cue_set == set_name), key=lambda s: s.balanced_accuracy)
         for set_name in CUE_SETS
-    }
+    )
     return AuditReport(
         dataset=dataset.name,
         split=dataset.split,
         text_mode=mode,
+        body_only=body_only,
         n_accepted=int(labels.sum()),
         n_rejected=int((labels == 0).sum()),
         folds=FOLDS,
         seed=seed,
-        cue_balanced_accuracy=best["leakage cues"].balanced_accuracy,
-        cue_balanced_accuracy_ci=best["leakage cues"].ci,
-        size_balanced_accuracy=best["size cues"].balanced_accuracy,
-        all_cues_balanced_accuracy=best["all cues"].balanced_accuracy,
+        cue_balanced_accuracy=removable.balanced_accuracy,
+        cue_balanced_accuracy_ci=removable.ci,
+        length_balanced_accuracy=length.balanced_accuracy,
+        length_balanced_accuracy_ci=length.ci,
+        all_cues_balanced_accuracy=both.balanced_accuracy,
+        all_cues_balanced_accuracy_ci=both.ci,
+        summary=[removable, length, both],
+        explanation=EXPLANATION,
         classifiers=scores,
-        top_cues=_top_cues(_columns(features, LEAK_CUES), labels, seed),
+        top_cues=top_cues,
         cues=rows,
     )
 
@@ -140,8 +170,9 @@ def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """Balanced accuracy of each row of ``labels``/``predicted`` (rows: bootstrap resamples)."""
     labels, predicted = np.atleast_2d(labels), np.atleast_2d(predicted)
     positives = labels == 1
-    recall_accept = (positives & (predicted == 1)).sum(axis=1) / positives.sum(axis=1)
-    recall_reject = (~positives & (predicted == 0)).sum(axis=1) / (~positives).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a resample without one class: NaN, skipped
+        recall_accept = (positives & (predicted == 1)).sum(axis=1) / positives.sum(axis=1)
+        recall_reject = (~positives & (predicted == 0)).sum(axis=1) / (~positives).sum(axis=1)
     return (recall_accept + recall_reject) / 2
 
 
@@ -174,7 +205,8 @@ def print_report(report: AuditReport) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Leakage cues: {report.dataset} {report.split}, {report.text_mode} text "
+    shown_text = f"{report.text_mode}{' body-only' if report.body_only else ''} text"
+    table = Table(title=f"Leakage cues: {report.dataset} {report.split}, {shown_text} "
                         f"({report.n_accepted} accepted, {report.n_rejected} rejected)")
     table.add_column("cue")
     table.add_column("accepted", justify="right")
@@ -188,11 +220,13 @@ def print_report(report: AuditReport) -> None:
     for score in report.classifiers:
         console.print(f"{score.cue_set}, {score.classifier}: balanced accuracy {score.balanced_accuracy:.3f} "
                       f"(95% CI {score.ci[0]:.3f}-{score.ci[1]:.3f})")
+    summary = Table(title=f"Cue-only balanced accuracy (best classifier, {report.folds}-fold CV, seed {report.seed})")
+    for column in ("", "removable cues", "length only", "all cues"):
+        summary.add_column(column, justify="right")
+    summary.add_row(shown_text, *(f"{s.balanced_accuracy:.3f} [{s.ci[0]:.3f}, {s.ci[1]:.3f}]" for s in report.summary))
+    console.print(summary)
+    console.print(report.explanation)
     low, high = report.cue_balanced_accuracy_ci
-    console.print(
-        f"[bold]cue_balanced_accuracy {report.cue_balanced_accuracy:.3f}[/bold] (95% CI {low:.3f}-{high:.3f}; "
-        f"leakage cues, {report.folds}-fold CV, seed {report.seed}); size cues alone "
-        f"{report.size_balanced_accuracy:.3f}, all cues {report.all_cues_balanced_accuracy:.3f}"
-    )
-    console.print("most predictive leakage cues: "
+    console.print(f"[bold]cue_balanced_accuracy {report.cue_balanced_accuracy:.3f}[/bold] (95% CI {low:.3f}-{high:.3f})")
+    console.print("most predictive removable cues: "
                   + ", ".join(f"{name} ({weight:+.2f})" for name, weight in report.top_cues))

@@ -3,7 +3,10 @@
 Accepted ICLR 2022 papers are served as camera-ready versions, rejected ones as anonymous
 submissions. ``blind_text`` brings both to the same anonymous form: no author block, no
 emails or links, no venue header or anonymity marker, no acknowledgments or author
-footnotes, and arXiv ids/years that postdate the submission deadline masked.
+footnotes, no ethics or reproducibility statements (venue boilerplate that camera-ready
+versions add), no sentences on where the code is, "supplementary material" called
+"appendix" as in camera-ready versions, and arXiv ids/years that postdate the submission
+deadline masked.
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ from benchmarks.leakage.cues import (
     LATE_YEAR_RE,
     PUBLISHED,
     REFERENCES_HEADING,
+    STATEMENT_HEADING,
+    SUPPLEMENTARY,
     UNDER_REVIEW,
     URL,
     Finder,
+    author_notes,
     code_statements,
     is_section_heading,
     references_start,
@@ -32,8 +38,8 @@ from benchmarks.leakage.cues import (
 )
 
 URL_TOKEN = "[URL]"
-#: An acknowledgments section without a following heading ends after this many characters.
-_MAX_ACK_CHARS = 3000
+#: An acknowledgments or statement section without a following heading ends after this many characters.
+_MAX_SECTION_CHARS = 3000
 #: A markdown link to a web address: the visible text is kept, the target dropped.
 _MD_LINK = Finder(re.compile(r"\[([^\[\]\n]*)\]\((?:https?://|www\.)[^()\s]*(?:\([^()\s]*\)[^()\s]*)*\)"), ("](",))
 _REPEATED_URL = Finder(re.compile(r"\[URL\](?:[\s.,;:]*\[URL\])+"), ("[URL]",))
@@ -51,21 +57,22 @@ def blind_text(text: str, body_only: bool = False) -> str:
     if body_only:
         cut = references_start(text)
         text = text[:cut] if cut is not None else text
-    text = _drop_acknowledgments(AUTHOR_FOOTNOTE.sub("", text))
+    text = _drop_sections(AUTHOR_FOOTNOTE.sub("", _cut(text, author_notes(text))))
     for marker in _MARKERS:
         text = marker.sub("", text)
     text = URL.sub(URL_TOKEN, _MD_LINK.sub(r"\1", text))
     text = _REPEATED_URL.sub(URL_TOKEN, text)
-    text = _drop_code_statements(EMAIL.sub("", text))
+    text = EMAIL.sub("", text)
+    text = _cut(text, [span for kind in code_statements(text) for span in kind])
+    text = SUPPLEMENTARY.sub(_appendix, text)
     text = LATE_YEAR_RE.sub("20XX", LATE_ARXIV_RE.sub("XXXX.XXXXX", text))
     return _BLANK_RUNS_RE.sub("\n\n", text).strip() + "\n"
 
 
-def _drop_code_statements(text: str) -> str:
-    """Without sentences on code availability ("available at [URL]" / "upon acceptance")."""
-    spans = sorted(span for kind in code_statements(text) for span in kind)
+def _cut(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text without the (possibly overlapping) ``spans``."""
     pieces, done = [], 0
-    for start, end in spans:
+    for start, end in sorted(spans):
         if start >= done:
             pieces.append(text[done:start])
             done = end
@@ -74,24 +81,33 @@ def _drop_code_statements(text: str) -> str:
     return "".join(pieces) + text[done:]
 
 
-def _drop_acknowledgments(text: str) -> str:
-    """The text without acknowledgments/funding sections (each up to the next section heading)."""
-    if not ACK_HEADING.search(text):
-        return text
-    kept: list[str] = []
-    skipping, skipped_chars = False, 0
-    for line in text.split("\n"):
-        if ACK_HEADING.regex.match(line):
-            skipping, skipped_chars = True, 0
-            continue
-        if skipping:
-            ends = is_section_heading(line) or REFERENCES_HEADING.regex.match(line)
-            if not ends and skipped_chars < _MAX_ACK_CHARS:
-                skipped_chars += len(line) + 1
-                continue
-            skipping = False
-        kept.append(line)
-    return "\n".join(kept)
+def _appendix(match: re.Match[str]) -> str:
+    return "Appendix" if match.group(0)[0].isupper() else "appendix"
+
+
+def _drop_sections(text: str) -> str:
+    """The text without acknowledgments, funding, ethics and reproducibility sections (each
+    from its heading up to the next section heading)."""
+    spans = []
+    for finder in (ACK_HEADING, STATEMENT_HEADING):
+        for start, end in finder.spans(text):
+            if finder.regex.match(text[start:end]):
+                spans.append((start, _section_end(text, end + 1)))
+    return _cut(text, spans)
+
+
+def _section_end(text: str, position: int) -> int:
+    """Where a dropped section that goes on at ``position`` ends: the next heading's line."""
+    skipped = 0
+    while position < len(text) and skipped < _MAX_SECTION_CHARS:
+        line_end = text.find("\n", position)
+        line_end = len(text) if line_end == -1 else line_end
+        line = text[position:line_end]
+        if is_section_heading(line) or REFERENCES_HEADING.regex.match(line):
+            break
+        skipped += len(line) + 1
+        position = line_end + 1
+    return min(position, len(text))
 
 
 def blind_dataset(dataset: Dataset, out: Path, *, body_only: bool = False, progress=None) -> Path:

@@ -115,6 +115,17 @@ ACK_HEADING = Finder(
     ),
     _cased("ackno", "funding", "disclosure"),
 )
+_STATEMENT_WORDS = r"(?i:(?:ethics?|reproducibi?lity)(?:\s+(?:and|&)\s+(?:ethics?|reproducibi?lity))?)"
+#: An ethics or reproducibility statement's heading ("8 ETHICS STATEMENT", "E REPRODUCIBILITY
+#: STATEMENT", "**Ethics Statement** Not applicable."): venue boilerplate before the references
+#: that camera-ready versions add more often than submissions have it.
+STATEMENT_HEADING = Finder(
+    re.compile(
+        rf"^[#*_\s]*(?:[A-Z]?\d+(?:\.\d+)*\.?\s+|[A-Z]\.?\s+)?{_STATEMENT_WORDS}(?i:\s+statements?)?[*_:.\s]*$"
+        rf"|^[#\s]*(?:\*\*|_)\s*{_SECTION_NUMBER}{_STATEMENT_WORDS}(?i:\s+statements?)?[*_]*[.:]?(?:\*\*|_|\s)"
+    ),
+    _cased("ethic", "reproducib"),
+)
 AFFILIATION_RE = re.compile(
     r"universit|institut|college|school of|department|laborator|\blab\b|research|"
     r"inc\.|ltd|corporation|google|deepmind|microsoft|facebook|meta ai|amazon|nvidia|"
@@ -132,6 +143,18 @@ AUTHOR_FOOTNOTE = Finder(
     ),
     _cased("equal", "work", "correspond", "project", "now at", "contributed"),
 )
+#: The same notes anywhere in a line that starts with a footnote mark ("1Northeastern University,
+#: ...", "_∗M.S. is co affiliated with ..._", "-  indicates equal contribution").
+_AUTHOR_NOTE_RE = re.compile(
+    r"equal\s+contribution|contributed\s+equally|authors\s+contributed|work\s+(?:was\s+)?(?:mostly\s+)?"
+    r"(?:done|performed)|research(?:ed)?\s+(?:during|while)|correspondence\s+(?:to|should)|corresponding\s+authors?"
+    r"|\bintern(?:ship)?s?\b"
+    r"|affiliat|now\s+at\b",
+    re.I,
+)
+_FOOTNOTE_MARK_RE = re.compile(r"^[_*\s]*(?:-\s+|[∗*†‡§¶♠♦♣♥]|\d{1,2}(?=[A-Z_∗*†‡§¶]|\s+[A-Z]))")
+_FIRST_PAGE_CHARS = 6000
+_NOTE_LINE_CHARS = 250
 _WORD_RE = re.compile(r"[A-Za-z]+")
 _FRONT_LINES = 150
 
@@ -215,6 +238,31 @@ def split_front_matter(text: str) -> FrontMatter:
     return FrontMatter(title=title, block=block, body="\n".join(lines[start:]))
 
 
+def author_notes(text: str) -> list[tuple[int, int]]:
+    """Line spans (start, end) of the author footnotes at the foot of the first page:
+    affiliations, equal contribution, internships, corresponding author. A note's
+    continuation lines (no blank line between) go with it."""
+    page_end = text.find("\n-----", 0, _FIRST_PAGE_CHARS)
+    page_end = min(len(text), _FIRST_PAGE_CHARS) if page_end == -1 else page_end
+    spans, offset, in_note = [], 0, False
+    for line in text[:page_end].split("\n"):
+        s = line.strip()
+        if not s:
+            in_note = False
+        elif len(s) <= _NOTE_LINE_CHARS:
+            starts_note = bool(_FOOTNOTE_MARK_RE.match(s)) and not is_section_heading(s) and bool(
+                _AUTHOR_NOTE_RE.search(s) or (AFFILIATION_RE.search(s) and not _is_prose(s))
+            )
+            continues = in_note and (len(s) < 30 or bool(_AUTHOR_NOTE_RE.search(s) or AFFILIATION_RE.search(s)))
+            in_note = starts_note or continues
+            if in_note:
+                spans.append((offset, offset + len(line)))
+        else:
+            in_note = False
+        offset += len(line) + 1
+    return spans
+
+
 def is_section_heading(line: str) -> bool:
     s = line.strip()
     return bool(s) and bool(SECTION_HEADING_RE.match(s)) and any(c.isalpha() for c in s)
@@ -258,22 +306,26 @@ _THANKS = Finder(
 _CAMERA_READY = Finder(
     re.compile(r"camera[\s-]*ready|accepted\s+(?:at|to|by)\s+ICLR", re.I), _cased("camera", "accepted")
 )
+#: "Supplementary material" (submissions) is "appendix" in camera-ready versions.
+SUPPLEMENTARY = Finder(re.compile(r"supplement(?:ary|al)\s+materials?", re.I), _cased("supplement"))
 _CODE_PROMISE = Finder(
     re.compile(
-        r"upon\s+(?:acceptance|publication)|will\s+be\s+(?:made\s+)?(?:publicly\s+)?(?:released|available|open[\s-]*sourced)",
+        r"upon\s+(?:acceptance|publication)|will\s+be\s+(?:made\s+)?(?:publicly\s+)?(?:released|available|open[\s-]*sourced)"
+        rf"|{SUPPLEMENTARY.regex.pattern}",
         re.I,
     ),
-    _cased("upon", "will be"),
+    (*_cased("upon", "will be"), *SUPPLEMENTARY.hints),
 )
 _CODE_AVAILABLE = Finder(
     re.compile(
-        r"code\s+(?:is|are)\s+(?:publicly\s+)?available|publicly\s+available\s+at"
-        r"|\bcode\b[^.\n]{0,30}(?:https?:|\[URL\]|github)",
+        r"code\s+(?:is|are)\s+(?:publicly\s+)?available|publicly\s+available\s+at|\[URL\]|https?:|github",
         re.I,
     ),
-    ("available", *_cased("code")),
+    ("available", "[URL]", *_cased("http", "github")),
 )
-_CODE_WORDS_RE = re.compile(r"\bcode\b|implementation|repositor|software|\[URL\]|https?:|github", re.I)
+_CODE_WORDS_RE = re.compile(
+    r"\bcodes?\b|implementation|repositor|software|github|\bdemo\b|upon\s+(?:acceptance|publication)", re.I
+)
 _MAX_SENTENCE = 400
 
 
@@ -286,8 +338,8 @@ def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def code_statements(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """Sentences that promise code "upon acceptance" (submissions) and that say where the
-    code is available (camera-ready versions), as (start, end) offsets."""
+    """Sentences that promise code "upon acceptance" or in the supplementary material
+    (submissions) and that link to it (camera-ready versions), as (start, end) offsets."""
     found: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
     for kind, finder in enumerate((_CODE_PROMISE, _CODE_AVAILABLE)):
         for line_start, line_end in finder.spans(text):
@@ -365,7 +417,7 @@ def detect_cues(text: str) -> CueRecord:
         ),
         front_emails=len(EMAIL.findall(block)),
         affiliation_lines=sum(bool(AFFILIATION_RE.search(line)) for line in front.block),
-        author_footnote=AUTHOR_FOOTNOTE.search(text),
+        author_footnote=AUTHOR_FOOTNOTE.search(text) or bool(author_notes(front.body)),
         acknowledgments=ACK_HEADING.search(text),
         thanks_or_funding=len(_THANKS.findall(text)),
         emails=len(EMAIL.findall(text)),

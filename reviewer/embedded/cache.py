@@ -4,6 +4,7 @@ matches, and retrained when it changes."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from reviewer.embedded.model import EmbeddedModel, ModelError, data_fingerprint,
 from reviewer.models.cache import cache_dir
 
 MODEL_FILE, CARD_FILE = "model.joblib", "card.json"
+log = logging.getLogger(__name__)
 
 
 def model_dir() -> Path:
@@ -56,6 +58,8 @@ def get_model(data_dir: str | Path | None = None, *, retrain: bool = False) -> E
         raise ModelError(str(exc)) from None
     if cached is not None and not retrain and cached.card.fingerprint == data_fingerprint(dataset):
         return cached
+    log.info("training the offline model on the %d papers of %s (first use; about a minute)",
+             len(dataset.papers), dataset.ratings_path)
     model = train(dataset)
     save(model)
     return model

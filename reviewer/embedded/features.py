@@ -1,6 +1,9 @@
-"""What the offline model sees of a paper: TF-IDF words of the blinded main text, plus a few
-structure densities. Absolute length is left out on purpose: accepted papers are served as
-longer camera-ready versions, so length measures the version, not the paper."""
+"""What the offline model sees of a paper: TF-IDF words of the blinded main text, plus
+structure densities and style measures. Absolute length is left out on purpose: accepted
+papers are served as longer camera-ready versions, so length measures the version, not the
+paper. Markdown table cells were left out too: they separate accepted from rejected train
+papers but do not track the rating among the rejected ones alone (all submissions, one
+version), the mark of a version cue rather than a quality."""
 
 from __future__ import annotations
 
@@ -24,8 +27,18 @@ STRUCTURE_PATTERNS: dict[str, tuple[str, int]] = {
     "theorems": (r"\b(?:Theorem|Lemma|Proposition|Corollary)\b", 0),
     "decimal_numbers": (r"\d+\.\d+", 0),
     "appendix_mentions": (r"\bappendix\b", re.I),
+    "bold_marks": (r"\*\*", 0),
+    "equation_numbers": (r"\(\d{1,3}\)\s*$", re.M),
+    "non_ascii_chars": (r"[^\x00-\x7f]", 0),
+    "list_items": (r"^\s*(?:[-•*]|\d+\.)\s", re.M),
+    "algorithm_refs": (r"\bAlgorithm \d", 0),
+    "we_propose": (r"\bwe (?:propose|introduce|present)\b", re.I),
 }
 _COMPILED = {name: re.compile(pattern, flags) for name, (pattern, flags) in STRUCTURE_PATTERNS.items()}
+#: Style measures (log1p), each independent of the text's length.
+STYLE_MEASURES = ("words per sentence", "letters per word", "distinct words per 10 of the first 3,000")
+_WORD, _SENTENCE_END = re.compile(r"[A-Za-z]+"), re.compile(r"[.!?]\s")
+_TTR_WORDS = 3000
 #: Scales the standardised structure columns against the unit-norm TF-IDF row.
 STRUCTURE_WEIGHT = 0.1
 #: Words only: numbers and years say when a version was written, not how good it is.
@@ -38,8 +51,17 @@ def model_text(text: str) -> str:
 
 
 def structure_vector(text: str) -> np.ndarray:
+    """Structure densities (per 1,000 characters) followed by the style measures, all log1p."""
     per_k = max(len(text), 1) / 1000
-    return np.log1p([len(regex.findall(text)) / per_k for regex in _COMPILED.values()])
+    densities = [len(regex.findall(text)) / per_k for regex in _COMPILED.values()]
+    words = _WORD.findall(text)
+    first = {w.lower() for w in words[:_TTR_WORDS]}
+    style = [
+        len(words) / max(len(_SENTENCE_END.findall(text)), 1),
+        sum(map(len, words)) / max(len(words), 1),
+        10 * len(first) / max(min(len(words), _TTR_WORDS), 1),
+    ]
+    return np.log1p(densities + style)
 
 
 @dataclass
@@ -48,20 +70,25 @@ class PaperFeatures:
 
     vectorizer: TfidfVectorizer = field(
         default_factory=lambda: TfidfVectorizer(
-            sublinear_tf=True, min_df=3, max_df=0.9, max_features=20000,
+            sublinear_tf=True, min_df=0.03, max_df=0.5,
             stop_words="english", token_pattern=TOKEN_PATTERN,
         )
     )
     scaler: StandardScaler = field(default_factory=StandardScaler)
 
-    def fit(self, texts: list[str]) -> PaperFeatures:
-        self.vectorizer.fit(texts)
-        self.scaler.fit(np.array([structure_vector(t) for t in texts]))
-        return self
+    def fit_transform(self, texts: list[str]) -> csr_matrix:
+        """Fit on ``texts`` and return their rows (each text is tokenized once)."""
+        words = self.vectorizer.fit_transform(texts)
+        structure = self.scaler.fit_transform(np.array([structure_vector(t) for t in texts]))
+        return self._rows(words, structure)
 
     def transform(self, texts: list[str]) -> csr_matrix:
         words = self.vectorizer.transform(texts)
         structure = self.scaler.transform(np.array([structure_vector(t) for t in texts]))
+        return self._rows(words, structure)
+
+    @staticmethod
+    def _rows(words: csr_matrix, structure: np.ndarray) -> csr_matrix:
         return hstack([words, csr_matrix(structure * STRUCTURE_WEIGHT)]).tocsr()
 
     @property
@@ -70,4 +97,5 @@ class PaperFeatures:
 
     def names(self) -> list[str]:
         terms = [f"term '{t}'" for t in self.vectorizer.get_feature_names_out()]
-        return terms + [f"structure: {name} per 1k chars" for name in STRUCTURE_PATTERNS]
+        return (terms + [f"structure: {name} per 1k chars" for name in STRUCTURE_PATTERNS]
+                + [f"style: {name}" for name in STYLE_MEASURES])

@@ -1,0 +1,69 @@
+"""``review-bench scientist run`` itself, against the fake LLM: one idea, two rounds, the built-in
+coder, a fast template; the first review asks for another seed, so the revision runs one more
+experiment before it rewrites the paper. Running the same command again resumes with no new call."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from scientist_fakes import IDEA, SEED_WEAKNESS, scientist_responder, tiny_template
+from typer.testing import CliRunner
+
+from review_bench.cli import build_app
+from scientist.latex import require_tex
+
+MODEL = "openai/gpt-4o-2024-05-13"
+
+
+def test_scientist_run_writes_the_run_folder_and_resumes(tmp_path, fake_llm, shared_datasets):
+    require_tex()
+    server = fake_llm(scientist_responder(review_overall=(3, 5), ask_for_seed=True))
+    out = tmp_path / "run"
+    command = [
+        "scientist", "run", "--template", str(tiny_template(tmp_path / "tiny")), "--out", str(out),
+        "--model", MODEL, "--review-model", MODEL, "--base-url", server.openai_base_url,
+        "--num-ideas", "1", "--rounds", "2", "--coder", "builtin", "--literature", "offline",
+        "--data-dir", str(shared_datasets), "--max-runs", "2", "--run-timeout", "60",
+    ]
+    result = CliRunner().invoke(build_app(), command)
+    assert result.exit_code == 0, result.output
+    assert "higher_lr: Overall by round [3, 5]" in result.output
+    cost = float(re.search(r"total cost \$([\d.]+)", result.output).group(1))
+    assert cost > 0
+
+    idea_dir = out / IDEA["Name"]
+    state = json.loads((idea_dir / "state.json").read_text())
+    assert state["done"] == ["novelty", "experiments", "writeup", "review"] and state["skipped"] is None
+    round0, round1 = state["rounds"]
+    assert SEED_WEAKNESS in round0["weaknesses"] and round1["experiment_run"] == 2
+    for number in (0, 1):
+        assert (idea_dir / f"rounds/round_{number}/paper.pdf").read_bytes()[:4] == b"%PDF"
+        assert json.loads((idea_dir / f"rounds/round_{number}/review.json").read_text())["Overall"] == (3, 5)[number]
+    assert (out / "scores.md").read_text().splitlines()[2:] == [
+        f"| higher_lr | 0 | 3 | Reject | {round0['pdf']} |", f"| higher_lr | 1 | 5 | Reject | {round1['pdf']} |"]
+
+    # The review asked for a second seed: run 2 ran in the sandbox, plots were redone over every run,
+    # and the LaTeX revision was told about it with the notes holding its results.
+    report = json.loads((idea_dir / "experiments.json").read_text())
+    assert [(r["run"], r["status"]) for r in report["runs"]] == [(0, "ok"), (1, "ok"), (2, "ok")]
+    assert "seed=1" in (idea_dir / "run_2" / "experiment.py").read_text()
+    assert (idea_dir / "figures" / "runs.txt").read_text().split() == ["run_0", "run_1", "run_2"]
+    (revision,) = [r for r in server.requests if "listed these weaknesses" in r.last_user]
+    assert "Run 2 was made for this review (status ok)" in revision.last_user
+    assert "## Run 2 (asked for by the review)" in revision.last_user
+    assert json.dumps(report["runs"][2]["results"]) in revision.last_user
+    assert "two small point sets only" in (idea_dir / "rounds/round_1/paper.tex").read_text()
+
+    calls = len(server.requests)
+    again = CliRunner().invoke(build_app(), command)
+    assert again.exit_code == 0, again.output
+    assert len(server.requests) == calls
+    assert "higher_lr: Overall by round [3, 5]" in again.output
+
+
+def test_scientist_run_rejects_a_bad_revise_experiments_value(tmp_path):
+    result = CliRunner().invoke(build_app(), [
+        "scientist", "run", "--template", "diffusion_2d", "--out", str(tmp_path), "--model", "mock/x",
+        "--review-model", "mock/x", "--revise-experiments", "sometimes"])
+    assert result.exit_code == 2 and "--revise-experiments must be auto, always or never" in result.output
