@@ -13,6 +13,8 @@ from typing import Optional
 
 import typer
 
+from reviewer.cli import exit_on, fail
+
 data_app = typer.Typer(no_args_is_help=True, help="Benchmark data: audit leakage, blind texts, download, export.")
 
 BENCHMARK = "iclr2022"
@@ -24,16 +26,11 @@ class TextChoice(str, Enum):
     blind = "blind"
 
 
-@contextmanager
 def _user_errors():
     """Bad input ends with one line on stderr and exit code 2, not a traceback."""
     from benchmarks.dataset import DatasetError
 
-    try:
-        yield
-    except (DatasetError, ValueError, OSError) as error:
-        typer.secho(f"error: {error}", fg="red", err=True)
-        raise typer.Exit(2)
+    return exit_on(DatasetError, ValueError, OSError)
 
 
 @contextmanager
@@ -61,8 +58,7 @@ def audit_command(
     from benchmarks.leakage.audit import audit_cues, collect_cues, print_report
 
     if body_only and text is not TextChoice.blind:
-        typer.secho("error: --body-only needs --text blind", fg="red", err=True)
-        raise typer.Exit(2)
+        raise fail("--body-only needs --text blind")
     with _user_errors():
         dataset = load_benchmark(BENCHMARK, split, data_dir)
         with _progress(f"reading {text.value} texts", len(dataset.papers)) as advance:

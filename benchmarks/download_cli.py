@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from reviewer.cli import fail
+
 from benchmarks.openreview_download import API_V1_URL
 
 MAX_LISTED_FAILURES = 5
@@ -40,8 +42,7 @@ def download_command(
         )
         report = od.download(source, target, venue=venue, limit=limit, splits=splits)
     except od.DownloadError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     tables = ", ".join(f"ratings_{split}.tsv ({rows} papers)" for split, rows in report.written.items())
     typer.echo(
         f"{target}: {tables}; {report.downloaded} PDFs downloaded, {report.extracted} texts extracted, "

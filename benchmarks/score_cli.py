@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from reviewer.cli import exit_on
+
 RUNS = typer.Argument(..., help="Run folders (manifest.json + records.jsonl).")
 
 
-@contextmanager
 def _user_errors():
     """Bad input ends with one line on stderr and exit code 2, not a traceback."""
     from benchmarks.dataset import DatasetError
@@ -19,11 +19,7 @@ def _user_errors():
     from benchmarks.replay import ReplayError
     from benchmarks.store import RunStoreError
 
-    try:
-        yield
-    except (MetricsError, ReplayError, DatasetError, RunStoreError, OSError) as error:
-        typer.secho(f"error: {error}", fg="red", err=True)
-        raise typer.Exit(2)
+    return exit_on(MetricsError, ReplayError, DatasetError, RunStoreError, OSError)
 
 
 def _write_report(run_dirs: list[Path], out: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -17,6 +18,15 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print one line on stderr; the caller raises the returned Exit."""
     typer.echo(f"review-bench: {message}", err=True)
     return typer.Exit(code)
+
+
+@contextmanager
+def exit_on(*errors: type[Exception]):
+    """Turn the given exceptions into one line on stderr and exit code 2."""
+    try:
+        yield
+    except errors as exc:
+        raise fail(str(exc)) from None
 
 
 def user_errors() -> tuple[type[Exception], ...]:

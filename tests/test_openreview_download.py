@@ -272,7 +272,7 @@ def test_credentials_from_the_environment_log_in(openreview_server, tmp_path, mo
     refused = run_download(openreview_server, "--out", str(tmp_path / "d"))
 
     assert refused.exit_code == 2
-    assert refused.output.strip() == "error: OpenReview refused to log in: Invalid username or password"
+    assert refused.output.strip() == "review-bench: OpenReview refused to log in: Invalid username or password"
 
 
 def test_a_missing_pdf_is_reported_and_retried_on_the_next_run(openreview_server, tmp_path, monkeypatch):
@@ -306,7 +306,7 @@ def test_unreachable_openreview_is_a_one_line_error(tmp_path, monkeypatch):
 
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        f"error: cannot reach OpenReview at http://127.0.0.1:{port} (list {INVITATION}): Connection refused"
+        f"review-bench: cannot reach OpenReview at http://127.0.0.1:{port} (list {INVITATION}): Connection refused"
     ]
 
 
