@@ -40,7 +40,7 @@ def test_json_review_and_cache(server, tmp_path, shared_datasets):
     first = run_cli(*args)
     assert first.returncode == 0, first.stderr
     review = json.loads(first.stdout)
-    assert 1 <= review["Overall"] <= 10 and review["Decision"] in ("Accept", "Reject")
+    assert review["Overall"] in range(1, 11) and review["Decision"] in ("Accept", "Reject")
     assert "Ethical Concerns" in review and review["meta"]["decision_by_threshold"] in ("Accept", "Reject")
     assert review["meta"]["hidden_text"]["count"] == 1
     assert "hidden text" in first.stderr and "IGNORE PREVIOUS" in first.stderr
