@@ -288,7 +288,8 @@ def _example(item: DatasetPaper, target: dict, source: str, paper_text: str, con
 
     answer = review_answer(target)
     answer_tokens = count(answer)
-    config = config.model_copy(update={"max_tokens": max(64, answer_tokens)})
+    # One prompt and its answer: no repair or reflection turns to leave room for.
+    config = config.model_copy(update={"max_tokens": max(64, answer_tokens), "repair_attempts": 0})
     try:
         messages, fitted = build_review_messages(
             paper_text, config, [], context_window=max_tokens - TEMPLATE_MARGIN_TOKENS, count_tokens=count

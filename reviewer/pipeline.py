@@ -52,13 +52,14 @@ def build_review_messages(
     form = render("review_form")
     skeleton = render("review_request", form=form, examples="", paper="")
     reflection = render("reflection", current_round=config.reflections, num_reflections=config.reflections)
+    # Room for the longest conversation this config makes: the answer, every reflection
+    # round, a repair turn quoting the bad answer (when repairs are allowed), and
+    # chat-template tokens.
     repair = render("repair", error="x" * 300)
-    # Room for the longest conversation: the opening answer, every reflection round, one
-    # repair turn with the bad answer it quotes, the final answer, and chat-template tokens.
     reserve = (
-        2 * config.max_tokens
+        config.max_tokens
         + (config.reflections - 1) * (min(config.max_tokens, REFLECTION_ANSWER_TOKENS) + count_tokens(reflection))
-        + count_tokens(repair)
+        + (config.max_tokens + count_tokens(repair) if config.repair_attempts else 0)
         + TEMPLATE_TOKENS_PER_MESSAGE * (2 * config.reflections + 4)
     )
     available = context_window - count_tokens(system) - count_tokens(skeleton) - reserve
