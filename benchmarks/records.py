@@ -77,7 +77,7 @@ def record_from_outcome(outcome: ReviewOutcome, human: HumanLabel | None = None)
     review = outcome.review
     decision = meta.decision_by_threshold
     if decision is None and review is not None and meta.threshold is not None:
-        decision = "Accept" if review.Overall >= meta.threshold else "Reject"
+        decision = review.decision_at(meta.threshold)
     return PaperRecord(
         paper_id=outcome.paper_id,
         ok=outcome.ok,

@@ -17,6 +17,7 @@ from benchmarks.store import RunStore
 from review_bench import __version__
 from reviewer.config import ReviewConfig
 from reviewer.form import ReviewForm
+from reviewer.parsing import validation_summary
 
 LIST_FIELDS = ("Strengths", "Weaknesses", "Questions", "Limitations")
 # e.g. gpt-4o-2024-05-13_temp_0_1_fewshot_1_reflect_5_ensemble_5_pages_all
@@ -73,7 +74,7 @@ def _parse_row(row: dict) -> ReviewForm:
 
 def _reason(error: ValueError) -> str:
     if isinstance(error, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        return validation_summary(error, limit=len(error.errors()))
     return str(error)
 
 
@@ -94,7 +95,7 @@ def _record(row: dict, human: HumanLabel | None, threshold: float, source: str) 
         paper_id=paper_id,
         ok=True,
         review=form.to_json_dict(),
-        decision_by_threshold="Accept" if form.Overall >= threshold else "Reject",
+        decision_by_threshold=form.decision_at(threshold),
         own_decision=form.Decision,
         overall=form.Overall,
         human=human,

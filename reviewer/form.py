@@ -62,6 +62,10 @@ class ReviewForm(BaseModel):
     Confidence: Annotated[int, Field(ge=1, le=5)]
     Decision: Annotated[Literal["Accept", "Reject"], BeforeValidator(_as_decision)]
 
+    def decision_at(self, threshold: float) -> Literal["Accept", "Reject"]:
+        """The decision implied by ``Overall >= threshold``."""
+        return "Accept" if self.Overall >= threshold else "Reject"
+
     def to_json_dict(self) -> dict:
         """The form with the original field names (``Ethical Concerns`` with a space)."""
         return self.model_dump(by_alias=True)

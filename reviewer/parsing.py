@@ -43,11 +43,14 @@ def parse_review(text: str) -> ReviewForm:
     try:
         return ReviewForm.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors()[:8]:
-            where = ".".join(str(part) for part in err["loc"]) or "review"
-            problems.append(f"{where}: {err['msg']}")
-        raise ReviewParseError("; ".join(problems)) from None
+        raise ReviewParseError(validation_summary(exc)) from None
+
+
+def validation_summary(exc: ValidationError, limit: int = 8) -> str:
+    """Pydantic's errors as one line: ``field: problem; ...``."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()[:limit]
+    )
 
 
 def says_done(text: str) -> bool:

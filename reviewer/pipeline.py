@@ -154,7 +154,7 @@ class LLMReviewer:
         meta.failures = dict(tally.failures)
         meta.latency_s = round(time.monotonic() - started, 3)
         if review is not None:
-            meta.decision_by_threshold = "Accept" if review.Overall >= self.config.threshold else "Reject"
+            meta.decision_by_threshold = review.decision_at(self.config.threshold)
             if meta.overall_mean is None:
                 meta.overall_mean = float(review.Overall)
         return ReviewOutcome(paper_id=paper.paper_id, review=review, failure=failure, meta=meta)

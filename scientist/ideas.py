@@ -11,7 +11,7 @@ from typing import Annotated, Callable
 from pydantic import BaseModel, Field, ValidationError
 
 from reviewer.models.wrapper import Model
-from reviewer.parsing import ReviewParseError, extract_json, says_done
+from reviewer.parsing import ReviewParseError, extract_json, says_done, validation_summary
 from scientist.literature import Literature, LiteratureError
 from scientist.llm import Chat, render
 from scientist.templates import Template
@@ -55,7 +55,7 @@ def parse_idea(text: str) -> Idea:
     except ReviewParseError as exc:
         raise IdeaError(str(exc)) from None
     except ValidationError as exc:
-        raise IdeaError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:6])) from None
+        raise IdeaError(validation_summary(exc, limit=6)) from None
 
 
 class Archive:

@@ -70,7 +70,7 @@ class EmbeddedReviewer:
             model=MODEL_NAME,
             config=self.config.model_dump(mode="json"),
             latency_s=time.perf_counter() - started,
-            decision_by_threshold="Accept" if form.Overall >= self.config.threshold else "Reject",
+            decision_by_threshold=form.decision_at(self.config.threshold),
             threshold=self.config.threshold,
             overall_mean=prediction.rating,
             hidden_text=paper.hidden,
