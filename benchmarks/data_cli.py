@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from reviewer.cli import exit_on, fail
+from reviewer.cli_errors import exit_on, fail
 
 data_app = typer.Typer(no_args_is_help=True, help="Benchmark data: audit leakage, blind texts, download, export.")
 
@@ -28,7 +28,7 @@ class TextChoice(str, Enum):
 
 def _user_errors():
     """Bad input ends with one line on stderr and exit code 2, not a traceback."""
-    from benchmarks.dataset import DatasetError
+    from corpus.dataset import DatasetError
 
     return exit_on(DatasetError, ValueError, OSError)
 
@@ -54,8 +54,8 @@ def audit_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the folds and the bootstrap."),
 ) -> None:
     """How well the leakage cues alone (no science) predict Accept/Reject."""
-    from benchmarks.dataset import load_benchmark
     from benchmarks.leakage.audit import audit_cues, collect_cues, print_report
+    from corpus.dataset import load_benchmark
 
     if body_only and text is not TextChoice.blind:
         raise fail("--body-only needs --text blind")
@@ -78,8 +78,8 @@ def blind_command(
     body_only: bool = typer.Option(False, "--body-only", help="Also cut everything from References on."),
 ) -> None:
     """Write a blinded copy of the benchmark: same layout, texts without leakage."""
-    from benchmarks.dataset import data_root, load_benchmark
-    from benchmarks.leakage.blind import blind_dataset
+    from corpus.blind import blind_dataset
+    from corpus.dataset import data_root, load_benchmark
 
     with _user_errors():
         folder = data_root(data_dir) / BENCHMARK

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import typer
 
-from reviewer.cli import fail
-
 from benchmarks.openreview_download import API_V1_URL
+from reviewer.cli_errors import fail
 
 MAX_LISTED_FAILURES = 5
 
@@ -63,7 +62,7 @@ def export_hf_command(
 ) -> None:
     """Save a benchmark folder as a Hugging Face DatasetDict (load it with datasets.load_from_disk)."""
     from benchmarks.data_cli import _user_errors
-    from benchmarks.hf_export import export_dataset
+    from corpus.hf_dataset import export_dataset
 
     with _user_errors():
         summary = export_dataset(folder, out, splits=split or None, limit=limit)

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import rankdata
 
 from benchmarks.records import PaperRecord, RunManifest
+from benchmarks.stats import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    auc_score,
+    binary_metrics,
+    correlations,
+    pearson,
+    point_and_interval,
+)
 from benchmarks.store import read_manifest, read_records
+from corpus.dataset import HUMAN_ACCEPT_RATING
 
 DEFAULT_THRESHOLD = 6.0
-HUMAN_ACCEPT_RATING = 6
-BOOTSTRAP_RESAMPLES = 1000
-BOOTSTRAP_SEED = 0
 HUMAN_SEEDS = 20
 FAILED_POLICY = (
     "failed reviews are excluded from accuracy, balanced_accuracy, f1, fpr, fnr, auc, "
@@ -38,68 +43,6 @@ class MetricsError(ValueError):
 def load_run(run_dir: str | Path) -> tuple[RunManifest, list[PaperRecord]]:
     """The manifest and the latest record of each paper."""
     return read_manifest(run_dir), read_records(run_dir)
-
-
-# ---- vectorised metrics: every function works on (batch, papers) arrays ------------------
-
-
-def binary_metrics(accepted: np.ndarray, predicted: np.ndarray) -> dict[str, np.ndarray]:
-    tp = (accepted & predicted).sum(-1)
-    fp = (~accepted & predicted).sum(-1)
-    fn = (accepted & ~predicted).sum(-1)
-    tn = (~accepted & ~predicted).sum(-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tpr = tp / (tp + fn)
-        tnr = tn / (tn + fp)
-        return {
-            "accuracy": (tp + tn) / accepted.shape[-1],
-            "balanced_accuracy": (tpr + tnr) / 2,
-            "f1": np.where(tp > 0, 2 * tp / (2 * tp + fp + fn), 0.0),
-            "fpr": fp / (fp + tn),
-            "fnr": fn / (tp + fn),
-        }
-
-
-def auc_score(accepted: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """Mann-Whitney AUC with ties counted as one half."""
-    ranks = rankdata(score, axis=-1)
-    positives = accepted.sum(-1)
-    negatives = accepted.shape[-1] - positives
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return ((ranks * accepted).sum(-1) - positives * (positives + 1) / 2) / (
-            positives * negatives
-        )
-
-
-def _pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    xc = x - x.mean(-1, keepdims=True)
-    yc = y - y.mean(-1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (xc * yc).sum(-1) / np.sqrt((xc**2).sum(-1) * (yc**2).sum(-1))
-
-
-def _correlations(score: np.ndarray, human: np.ndarray) -> dict[str, np.ndarray]:
-    return {
-        "pearson": _pearson(score, human),
-        "spearman": _pearson(rankdata(score, axis=-1), rankdata(human, axis=-1)),
-    }
-
-
-def point_and_interval(metric, *columns: np.ndarray) -> tuple[dict, dict]:
-    """The metric on the papers, and a percentile bootstrap 95% interval."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a metric of no papers is NaN
-        point = {key: value[0] for key, value in metric(*(c[None] for c in columns)).items()}
-    if len(columns[0]) == 0:
-        return point, {key: None for key in point}
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    index = rng.integers(0, len(columns[0]), size=(BOOTSTRAP_RESAMPLES, len(columns[0])))
-    samples = metric(*(c[index] for c in columns))
-    intervals = {}
-    for key, values in samples.items():
-        values = values[np.isfinite(values)]
-        intervals[key] = list(np.percentile(values, [2.5, 97.5])) if len(values) else None
-    return point, intervals
 
 
 # ---- the run's papers as arrays ------------------------------------------------------------
@@ -148,7 +91,7 @@ def _human_agreement(labelled: list[PaperRecord]) -> dict:
         "rule": f"one random reviewer's rating >= {HUMAN_ACCEPT_RATING} vs the decision; "
         "Pearson of that rating with the mean of the other reviewers (that rating informed "
         "the decision, so the agreement is optimistic)",
-        "pearson": float(_pearson(one, others).mean()),
+        "pearson": float(pearson(one, others).mean()),
         "accuracy": float(binary["accuracy"].mean()),
         "balanced_accuracy": float(binary["balanced_accuracy"].mean()),
         "f1": float(binary["f1"].mean()),
@@ -189,7 +132,7 @@ def compute_metrics(
     )
     rated = [r for r in reviewed if human_mean(r) is not None]
     corr, corr_ci = point_and_interval(
-        _correlations,
+        correlations,
         np.array([r.score for r in rated], dtype=float),
         np.array([human_mean(r) for r in rated], dtype=float),
     )

@@ -6,7 +6,7 @@ the PDF the reviewers saw and that PDF's text, in the layout of ``shared/dataset
     ratings_<split>.tsv   paper_id, 0..6 (one column per review), decision
     metadata.tsv          paper_id, title, keywords
     pdfs/<paper_id>.pdf   the submitted version, not the camera-ready
-    texts/<paper_id>.txt  its text, read by ``reviewer.paper.load_paper``
+    texts/<paper_id>.txt  its text, read by ``corpus.paper.load_paper``
 
 The submitted version is the newest PDF revision created before the first review was
 posted (later revisions may answer the reviewers); a paper without reviews gets its
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from corpus.files import atomic_write
 
 API_V1_URL = "https://api.openreview.net"
 V1_YEARS = range(2018, 2024)
@@ -295,21 +296,21 @@ def _fetch_papers(
 
 
 def _fetch_paper(source: OpenReviewSource, out: Path, submission: Submission, report: DownloadReport) -> None:
-    from reviewer.paper import PaperInputError, load_paper
+    from corpus.paper import PaperInputError, load_paper
 
     pdf_path = out / "pdfs" / f"{submission.paper_id}.pdf"
     text_path = out / "texts" / f"{submission.paper_id}.txt"
     if text_path.exists():
         return
     if not pdf_path.exists():
-        _write_atomic(pdf_path, _reviewed_pdf(source, submission))
+        atomic_write(pdf_path, _reviewed_pdf(source, submission))
         report.downloaded += 1
     try:
         text = load_paper(pdf_path, paper_id=submission.paper_id).text
     except PaperInputError as exc:
         report.failures[submission.paper_id] = str(exc)
         return
-    _write_atomic(text_path, text.encode("utf-8"))
+    atomic_write(text_path, text.encode("utf-8"))
     report.extracted += 1
 
 
@@ -338,10 +339,10 @@ def _write_tables(
             for s in (ready[i] for i in ids if i in ready)
         ]
         header = ["paper_id", *map(str, range(width)), "decision"]
-        _write_atomic(out / f"ratings_{split}.tsv", _tsv([header, *rows]))
+        atomic_write(out / f"ratings_{split}.tsv", _tsv([header, *rows]))
         report.written[split] = len(rows)
     metadata = [[s.paper_id, s.title, s.keywords] for s in ready.values()]
-    _write_atomic(out / "metadata.tsv", _tsv([["paper_id", "title", "keywords"], *metadata]))
+    atomic_write(out / "metadata.tsv", _tsv([["paper_id", "title", "keywords"], *metadata]))
 
 
 def _tsv(rows: list[list[str]]) -> bytes:
@@ -349,12 +350,6 @@ def _tsv(rows: list[list[str]]) -> bytes:
     writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
     writer.writerows(rows)
     return buffer.getvalue().encode("utf-8")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
-    partial.write_bytes(data)
-    partial.replace(path)
 
 
 def read_split_file(path: Path) -> tuple[str, list[str]]:

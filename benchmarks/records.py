@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
+from corpus.dataset import HumanLabel
+
 if TYPE_CHECKING:
     from reviewer.outcome import ReviewOutcome
 
@@ -24,6 +26,17 @@ class DatasetInfo(BaseModel):
     text_mode: str = "raw"
 
 
+class CodeIdentity(BaseModel):
+    """The code that decides a run's reviews besides its config: a resume under other code
+    would mix two reviewers in one run."""
+
+    package_version: str = ""
+    #: Hash of the prompt templates (``reviewer.prompts.templates_fingerprint``).
+    prompts: str = ""
+    #: Hash of the blinding rules (``corpus.blind.rules_fingerprint``); empty when the text is not blinded.
+    blinding: str = ""
+
+
 class RunManifest(BaseModel):
     schema_version: int = SCHEMA_VERSION
     kind: Literal["benchmark", "import", "score"] = "benchmark"
@@ -32,19 +45,13 @@ class RunManifest(BaseModel):
     config_hash: str = ""
     dataset: DatasetInfo
     package_version: str = ""
+    code: CodeIdentity | None = None
     git_revision: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
     status: Literal["running", "complete", "interrupted", "imported"] = "running"
     limit: int | None = None
     notes: list[str] = Field(default_factory=list)
-
-
-class HumanLabel(BaseModel):
-    ratings: list[float] = Field(default_factory=list)
-    mean_rating: float | None = None
-    decision: str | None = None  # e.g. "Accept (Poster)", "Reject"
-    accepted: bool | None = None
 
 
 class PaperRecord(BaseModel):

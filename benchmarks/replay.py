@@ -11,12 +11,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from benchmarks.dataset import data_root, read_ratings
-from benchmarks.records import DatasetInfo, HumanLabel, PaperRecord, RunManifest
+from benchmarks.records import DatasetInfo, PaperRecord, RunManifest
 from benchmarks.store import RunStore
+from corpus.dataset import HumanLabel, data_root, read_ratings
 from review_bench import __version__
 from reviewer.config import ReviewConfig
 from reviewer.form import ReviewForm
+from reviewer.models.registry import ModelStringError, canonical_name
 from reviewer.parsing import validation_summary
 
 LIST_FIELDS = ("Strengths", "Weaknesses", "Questions", "Limitations")
@@ -26,7 +27,6 @@ CONFIG_NAME = re.compile(
     r"(?:_fewshot_(?P<fewshot>\d+))?(?:_reflect_(?P<reflections>\d+))?"
     r"(?:_ensemble_(?P<ensemble>\d+))?_pages_(?P<pages>all|\d+)$"
 )
-PROVIDER_BY_PREFIX = {"gpt-": "openai/", "o1": "openai/", "claude-": "anthropic/"}
 
 
 class ReplayError(ValueError):
@@ -47,10 +47,12 @@ def config_from_name(stem: str) -> dict:
     if not match:
         return {}
     parts = match.groupdict()
-    model = parts["model"]
-    prefix = next((p for start, p in PROVIDER_BY_PREFIX.items() if model.startswith(start)), "")
+    try:
+        model = canonical_name(parts["model"])
+    except ModelStringError:  # a model we cannot place keeps its bare name
+        model = parts["model"]
     return ReviewConfig(
-        model=prefix + model,
+        model=model,
         temperature=float(parts["temperature"].replace("_", ".")),
         fewshot=int(parts["fewshot"] or 0),
         reflections=int(parts["reflections"] or 1),

@@ -15,13 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.metrics import (
-    compute_metrics,
-    human_mean,
-    is_accepted,
-    load_run,
-    metrics_for_run,
-)
+from benchmarks.metrics import compute_metrics, human_mean, is_accepted, load_run, metrics_for_run
 from benchmarks.records import PaperRecord, RunManifest
 
 TEXT_MODES = {
@@ -36,7 +30,7 @@ HUMAN_DECISIONS = ["Reject", "Accept (Poster)", "Accept (Spotlight)", "Accept (O
 
 
 @dataclass
-class RunSummary:
+class ScoredRun:
     run_dir: Path
     label: str
     manifest: RunManifest
@@ -44,7 +38,7 @@ class RunSummary:
     metrics: dict
 
 
-def summarise(run_dir: str | Path) -> RunSummary:
+def summarise(run_dir: str | Path) -> ScoredRun:
     """A run with its metrics, recomputed from the records; the threshold (and where it
     came from, e.g. a calibration) is kept from ``metrics.json`` when there is one."""
     run_dir = Path(run_dir)
@@ -58,7 +52,7 @@ def summarise(run_dir: str | Path) -> RunSummary:
         metrics.update({k: v for k, v in saved.items() if k == "calibration"})
     else:
         metrics = metrics_for_run(run_dir)
-    return RunSummary(run_dir, manifest.name or run_dir.name, manifest, records, metrics)
+    return ScoredRun(run_dir, manifest.name or run_dir.name, manifest, records, metrics)
 
 
 # ---- the table ---------------------------------------------------------------------------
@@ -105,7 +99,7 @@ BASELINE_CELLS = {
 }
 
 
-def comparison_table(summaries: list[RunSummary]) -> tuple[list[str], list[list[str]]]:
+def comparison_table(summaries: list[ScoredRun]) -> tuple[list[str], list[list[str]]]:
     """Metrics as rows, runs side by side, then the baselines (on the first run's papers)."""
     baselines = summaries[0].metrics["baselines"]
     headers = ["metric", *(s.label for s in summaries), "always reject", "one human reviewer"]
@@ -135,7 +129,7 @@ def _html_table(headers: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def print_comparison(summaries: list[RunSummary]) -> None:
+def print_comparison(summaries: list[ScoredRun]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -168,7 +162,7 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def _roc(axes, summary: RunSummary, label: str) -> None:
+def _roc(axes, summary: ScoredRun, label: str) -> None:
     from sklearn.metrics import roc_curve
 
     scored = _scored(summary.records)
@@ -244,7 +238,7 @@ def _against_rating(axes, scored: list[PaperRecord], pearson: float | None, rng)
     )
 
 
-def run_figure(summary: RunSummary) -> bytes:
+def run_figure(summary: ScoredRun) -> bytes:
     """Confusion matrix, ROC, Overall by human decision, Overall against human rating."""
     from matplotlib.figure import Figure
 
@@ -267,7 +261,7 @@ def run_figure(summary: RunSummary) -> bytes:
     return _png(figure)
 
 
-def roc_overlay(summaries: list[RunSummary]) -> bytes:
+def roc_overlay(summaries: list[ScoredRun]) -> bytes:
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(7, 6), layout="constrained")
@@ -288,7 +282,7 @@ def text_mode_statement(manifest: RunManifest) -> str:
     return TEXT_MODES.get(mode, f"text mode {mode!r}")
 
 
-def _failures(summary: RunSummary) -> str:
+def _failures(summary: ScoredRun) -> str:
     kinds = Counter((r.failure or {}).get("kind", "unknown") for r in summary.records if not r.ok)
     if not kinds:
         return "no failed reviews"
@@ -300,7 +294,7 @@ def _slug(label: str, index: int) -> str:
     return f"{index:02d}-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", label)[:80]
 
 
-def _notes(summaries: list[RunSummary]) -> list[str]:
+def _notes(summaries: list[ScoredRun]) -> list[str]:
     first = summaries[0].metrics
     notes = [
         f"Decision rule: Accept when Overall ≥ threshold; AUC and correlations use Overall "

@@ -13,10 +13,9 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from benchmarks.dataset import TextMode
-
+from corpus.dataset import TextMode
+from reviewer.cli_errors import fail, user_errors
 from reviewer.cli_options import ReviewOptions, with_review_options
-from reviewer.cli import fail, user_errors
 
 RUNS_ROOT = Path("runs")
 NO_MODEL_HELP = (
@@ -46,10 +45,13 @@ def run(
     run_dir: Annotated[Optional[Path], typer.Option(
         help="Default: the unfinished runs/*-<config hash> of this command, else a new one.")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Review recorded failures again.")] = False,
+    allow_code_change: Annotated[bool, typer.Option(
+        "--allow-code-change", help="Resume a run begun under other code (version, prompts, blinding); "
+        "the change is recorded.")] = False,
 ) -> None:
     """Review a benchmark's papers into a resumable run dir, and score them against the human decisions."""
-    from benchmarks.dataset import DatasetError, load_benchmark, load_folder, paper_loader
     from benchmarks.store import RunStore, RunStoreError
+    from corpus.dataset import DatasetError, load_benchmark, load_folder, paper_loader
 
     if benchmark and dataset:
         raise fail("give a benchmark name or --dataset, not both")
@@ -63,10 +65,11 @@ def run(
         raise fail(str(exc)) from None
     papers = data.subset(limit)
     text_mode = data.text_mode(text) + ("-body-only" if body_only else "")
-    manifest = _manifest(config, data, text_mode=text_mode, n_papers=len(papers), limit=limit)
+    manifest = _manifest(config, data, text_mode=text_mode, n_papers=len(papers), limit=limit,
+                         blinded=text == "blind")
     reviewer = _build_reviewer(review, concurrency=concurrency, refresh_cache=retry_failed)
     try:
-        store = RunStore.open(run_dir or _default_run_dir(manifest), manifest)
+        store = RunStore.open(run_dir or _default_run_dir(manifest), manifest, allow_code_change=allow_code_change)
     except RunStoreError as exc:
         asyncio.run(reviewer.aclose())
         raise fail(str(exc)) from None
@@ -83,10 +86,12 @@ def _build_reviewer(review: ReviewOptions, **options):
         raise fail(NO_MODEL_HELP.format(error=exc)) from None
 
 
-def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None):
-    from benchmarks.dataset import check_manifest
-    from benchmarks.records import DatasetInfo, RunManifest
+def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None, blinded: bool):
+    from benchmarks.records import CodeIdentity, DatasetInfo, RunManifest
+    from corpus.blind import rules_fingerprint
+    from corpus.dataset import check_manifest
     from review_bench import __version__
+    from reviewer.prompts import templates_fingerprint
 
     notes = check_manifest(data)
     for note in notes:
@@ -104,6 +109,8 @@ def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None)
             text_mode=text_mode,
         ),
         package_version=__version__,
+        code=CodeIdentity(package_version=__version__, prompts=templates_fingerprint(),
+                          blinding=rules_fingerprint() if blinded else ""),
         git_revision=_git_revision(),
         limit=limit,
         notes=notes,

@@ -5,25 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
-from benchmarks.dataset import DatasetPaper, PaperLoader
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
 from benchmarks.records import PaperRecord, record_from_outcome
 from benchmarks.store import RunStore
+from corpus.dataset import DatasetPaper, PaperLoader
+from corpus.paper import PaperInputError
 from reviewer.outcome import PaperReviewer, ReviewFailure
-from reviewer.paper import PaperInputError
 
 
 @dataclass
-class RunSummary:
+class SessionSummary:
     total: int
     #: Papers already recorded before this run started (resumed).
     skipped: int = 0
@@ -43,13 +37,13 @@ async def run_papers(
     concurrency: int = 8,
     retry_failed: bool = False,
     console: Console | None = None,
-) -> RunSummary:
+) -> SessionSummary:
     """Review every paper not yet in ``store``; ``concurrency`` papers in flight at most."""
     wanted = {p.paper_id for p in papers}
     earlier = [r for r in store.records() if r.paper_id in wanted]
     done = store.done_ids(retry_failed=retry_failed) & wanted
     todo = iter([p for p in papers if p.paper_id not in done])
-    summary = RunSummary(
+    summary = SessionSummary(
         total=len(papers),
         skipped=len(done),
         failed=sum(not r.ok for r in earlier if r.paper_id in done),

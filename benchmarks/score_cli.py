@@ -7,17 +7,17 @@ from typing import Optional
 
 import typer
 
-from reviewer.cli import exit_on
+from reviewer.cli_errors import exit_on
 
 RUNS = typer.Argument(..., help="Run folders (manifest.json + records.jsonl).")
 
 
 def _user_errors():
     """Bad input ends with one line on stderr and exit code 2, not a traceback."""
-    from benchmarks.dataset import DatasetError
     from benchmarks.metrics import MetricsError
     from benchmarks.replay import ReplayError
     from benchmarks.store import RunStoreError
+    from corpus.dataset import DatasetError
 
     return exit_on(MetricsError, ReplayError, DatasetError, RunStoreError, OSError)
 

@@ -16,8 +16,9 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from benchmarks.metrics import auc_score, binary_metrics, point_and_interval, is_accepted
+from benchmarks.metrics import is_accepted
 from benchmarks.records import PaperRecord
+from benchmarks.stats import auc_score, binary_metrics, point_and_interval
 
 LLM_SCORES = ("Overall", "Originality", "Quality", "Clarity", "Significance", "Soundness", "Presentation", "Contribution")
 FOLDS = 5

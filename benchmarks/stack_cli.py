@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from reviewer.cli import fail
+from reviewer.cli_errors import fail
 
 out = Console()
 
@@ -23,11 +23,12 @@ def stack(
     data_dir: Optional[Path] = typer.Option(None, help="Data root (default: $REVIEW_BENCH_DATA)."),
 ) -> None:
     """Combine a run's scores with the offline model's P(accept); writes stack.json."""
-    from benchmarks.dataset import DatasetError, load_benchmark, paper_loader
+    from benchmarks.stack import StackError, stack_notes, write_stack
+    from benchmarks.stack import stack as combine
     from benchmarks.store import read_manifest, read_records
+    from corpus.dataset import DatasetError, load_benchmark, paper_loader
     from reviewer.embedded.cache import get_model
     from reviewer.embedded.model import ModelError
-    from benchmarks.stack import StackError, stack_notes, stack as combine, write_stack
 
     if with_ != "embedded":
         raise fail(f"--with {with_}: only 'embedded' can be stacked")

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from benchmarks.records import PaperRecord, RunManifest
+from corpus.files import atomic_write
 
 RunStatus = Literal["complete", "interrupted"]
 MANIFEST = "manifest.json"
@@ -77,17 +78,19 @@ class RunStore:
         self._records_fd = os.open(run_dir / RECORDS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     @classmethod
-    def open(cls, run_dir: str | Path, manifest: RunManifest) -> RunStore:
-        """Create a run dir, or reopen one written with the same config and dataset.
+    def open(cls, run_dir: str | Path, manifest: RunManifest, *, allow_code_change: bool = False) -> RunStore:
+        """Create a run dir, or reopen one written with the same config, dataset and code.
 
-        A reopened run keeps its first start time; ``limit`` and the status are updated.
+        A reopened run keeps its first start time; ``limit``, the threshold and the status are
+        updated. ``allow_code_change`` resumes under other code (package version, prompts,
+        blinding rules) and records the change in the manifest's notes.
         """
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         lock_fd = _lock(run_dir)
         try:
             if (run_dir / MANIFEST).exists():
-                manifest = _resume(run_dir, read_manifest(run_dir), manifest)
+                manifest = _resume(run_dir, read_manifest(run_dir), manifest, allow_code_change)
             else:
                 manifest = manifest.model_copy(update={"started_at": manifest.started_at or utc_now()})
             _cut_truncated_tail(run_dir / RECORDS)
@@ -124,13 +127,7 @@ class RunStore:
             self._records_fd = self._lock_fd = -1
 
     def _write_manifest(self) -> None:
-        path = self.run_dir / MANIFEST
-        tmp = path.with_suffix(".json.tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(self.manifest.model_dump_json(indent=2) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        atomic_write(self.run_dir / MANIFEST, self.manifest.model_dump_json(indent=2) + "\n", durable=True)
 
 
 def _lock(run_dir: Path) -> int:
@@ -157,11 +154,26 @@ def _difference(old: RunManifest, new: RunManifest) -> str | None:
     return None
 
 
-def _resume(run_dir: Path, old: RunManifest, new: RunManifest) -> RunManifest:
+def _code_change(old: RunManifest, new: RunManifest) -> str | None:
+    if old.code is None or new.code is None or old.code == new.code:
+        return None
+    before, now = old.code.model_dump(), new.code.model_dump()
+    return ", ".join(f"{key} {before[key] or '-'} -> {now[key] or '-'}" for key in before if before[key] != now[key])
+
+
+def _resume(run_dir: Path, old: RunManifest, new: RunManifest, allow_code_change: bool) -> RunManifest:
     difference = _difference(old, new)
     if difference:
         raise RunStoreError(f"{run_dir} holds a run with {difference}; choose another --run-dir")
     notes = [*old.notes, f"resumed at {utc_now()}"]
+    change = _code_change(old, new)
+    if change and not allow_code_change:
+        raise RunStoreError(
+            f"{run_dir} was reviewed by other code ({change}); resuming would mix two reviewers in one run: "
+            "choose another --run-dir, or pass --allow-code-change to go on and record the change"
+        )
+    if change:
+        notes.append(f"code changed at {utc_now()}: {change} (--allow-code-change)")
     return new.model_copy(update={"started_at": old.started_at, "notes": notes})
 
 

@@ -9,7 +9,6 @@ with ``teacher_run``, from a benchmark run's reviews. The eval split is never us
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -19,11 +18,10 @@ from typing import Callable
 
 from pydantic import BaseModel, Field, ValidationError
 
-from benchmarks.dataset import Dataset, DatasetPaper, data_root, load_benchmark, paper_loader
-from benchmarks.records import HumanLabel
 from benchmarks.store import read_manifest, read_records
+from corpus.dataset import Dataset, DatasetPaper, HumanLabel, data_root, load_benchmark, paper_loader
 from reviewer.config import ReviewConfig, SystemPrompt
-from reviewer.form import SCORE_FIELDS, ReviewForm
+from reviewer.form import SUB_SCORES, ReviewForm, form_score, sub_score_for_rating
 from reviewer.tokens import estimate_tokens
 
 EVAL_SPLIT = "eval"
@@ -108,11 +106,10 @@ def human_target(label: HumanLabel, reviews: list[dict] | None = None) -> dict |
     if label.mean_rating is None or label.accepted is None:
         return None
     mean = label.mean_rating
-    sub = min(4, max(1, math.floor(1 + 3 * (mean - 1) / 9 + 0.5)))
-    review = {name: sub for name in SCORE_FIELDS}
+    review = {name: sub_score_for_rating(mean) for name in SUB_SCORES}
     review.update(
         Summary="", Strengths=[], Weaknesses=[], Questions=[], Limitations=[],
-        Overall=min(10, max(1, math.floor(mean + 0.5))), Confidence=HUMAN_CONFIDENCE,
+        Overall=form_score("Overall", mean), Confidence=HUMAN_CONFIDENCE,
         Decision="Accept" if label.accepted else "Reject",
     )
     review["Ethical Concerns"] = False
@@ -121,7 +118,7 @@ def human_target(label: HumanLabel, reviews: list[dict] | None = None) -> dict |
         review["Summary"] = str(closest.get("comments", "")).strip()
         confidence = _number(closest.get("REVIEWER_CONFIDENCE"))
         if confidence is not None:
-            review["Confidence"] = min(5, max(1, round(confidence)))
+            review["Confidence"] = form_score("Confidence", confidence)
     return ReviewForm.model_validate(review).to_json_dict()
 
 

@@ -8,14 +8,14 @@ from typing import Annotated, Optional
 import typer
 
 from finetune.train import DEFAULT_TARGET_MODULES  # no torch import: train.py loads it lazily
-from reviewer.cli import fail, user_errors
+from reviewer.cli_errors import fail, user_errors
 
 finetune_app = typer.Typer(no_args_is_help=True, help="LoRA fine-tuning of an open model into a reviewer.")
 
 
 def _errors() -> tuple[type[Exception], ...]:
-    from benchmarks.dataset import DatasetError
     from benchmarks.store import RunStoreError
+    from corpus.dataset import DatasetError
     from finetune.build_data import BuildDataError
     from finetune.train import TrainError
 

@@ -5,38 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from reviewer.cli_errors import fail, user_errors
 from reviewer.cli_options import ReviewOptions, with_review_options
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print one line on stderr; the caller raises the returned Exit."""
-    typer.echo(f"review-bench: {message}", err=True)
-    return typer.Exit(code)
-
-
-@contextmanager
-def exit_on(*errors: type[Exception]):
-    """Turn the given exceptions into one line on stderr and exit code 2."""
-    try:
-        yield
-    except errors as exc:
-        raise fail(str(exc)) from None
-
-
-def user_errors() -> tuple[type[Exception], ...]:
-    """Exceptions whose message is all the user needs: printed as one line, exit 2."""
-    from reviewer.errors import ConfigurationError
-    from reviewer.models.base import FatalError, MissingDependencyError
-    from reviewer.paper import PaperInputError
-    from reviewer.prompts import PromptError
-
-    return (ConfigurationError, FatalError, MissingDependencyError, PaperInputError, PromptError)
 
 
 @with_review_options
@@ -47,8 +22,8 @@ def review(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the review here.")] = None,
 ) -> None:
     """Review one paper with the NeurIPS form."""
+    from corpus.paper import load_paper
     from reviewer.markdown import outcome_markdown
-    from reviewer.paper import load_paper
 
     fmt = output_format or ("md" if sys.stdout.isatty() and output is None else "json")
     if fmt not in ("json", "md"):

@@ -73,7 +73,7 @@ class ReviewOptions:
 
 
 def review_options(**values) -> ReviewOptions:
-    from reviewer.cli import fail
+    from reviewer.cli_errors import fail
 
     settings = {name: value for name, value in values.items() if name not in NOT_CONFIG}
     settings["model"] = settings["model"] or os.environ.get("REVIEW_BENCH_MODEL")

@@ -30,6 +30,7 @@ class ReviewConfig(BaseModel):
     context_window: int | None = Field(default=None, ge=1024)
 
     def fingerprint(self) -> str:
-        """Short hash of the settings that change reviews (not where the server lives)."""
-        payload = self.model_dump(exclude={"base_url"})
+        """Short hash of the settings that change reviews: not where the server lives, and not
+        the threshold, which only changes how reviews are scored."""
+        payload = self.model_dump(exclude={"base_url", "threshold"})
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from reviewer.errors import ConfigurationError
+from corpus.dataset import DatasetError, data_root
 
 # The original system's order, so that --fewshot 1 picks the same example it did.
 PREFERRED_ORDER = ["132_automated_relational", "attention", "2_carpe_diem"]
-
-
-class DataRootError(ConfigurationError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -24,29 +19,21 @@ class FewshotExample:
     review_json: str
 
 
-def data_root(data_dir: str | Path | None) -> Path | None:
-    value = data_dir or os.environ.get("REVIEW_BENCH_DATA")
-    return Path(value) if value else None
-
-
 def load_fewshot(count: int, data_dir: str | Path | None) -> list[FewshotExample]:
     if count == 0:
         return []
-    root = data_root(data_dir)
-    if root is None:
-        raise DataRootError("--fewshot needs the data root: pass --data-dir or set REVIEW_BENCH_DATA")
-    folder = root / "fewshot"
+    folder = data_root(data_dir, needed_for="--fewshot") / "fewshot"
     names = sorted(p.stem for p in folder.glob("*.json"))
     if not names:
-        raise DataRootError(f"{folder}: no few-shot examples (*.json with a matching .txt)")
+        raise DatasetError(f"{folder}: no few-shot examples (*.json with a matching .txt)")
     ordered = [n for n in PREFERRED_ORDER if n in names] + [n for n in names if n not in PREFERRED_ORDER]
     if count > len(ordered):
-        raise DataRootError(f"{folder}: {count} few-shot examples asked for, {len(ordered)} available")
+        raise DatasetError(f"{folder}: {count} few-shot examples asked for, {len(ordered)} available")
     examples = []
     for name in ordered[:count]:
         text_path = folder / f"{name}.txt"
         if not text_path.is_file():
-            raise DataRootError(f"{text_path}: missing (each example needs its paper text)")
+            raise DatasetError(f"{text_path}: missing (each example needs its paper text)")
         review = json.loads((folder / f"{name}.json").read_text())["review"]
         review_json = review if isinstance(review, str) else json.dumps(review, indent=4)
         examples.append(FewshotExample(name, text_path.read_text(encoding="utf-8", errors="replace"), review_json))

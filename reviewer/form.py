@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -38,6 +39,20 @@ SCORE_FIELDS: dict[str, tuple[int, int]] = {
     "Overall": (1, 10),
     "Confidence": (1, 5),
 }
+
+SUB_SCORES = ("Originality", "Quality", "Clarity", "Significance", "Soundness", "Presentation", "Contribution")
+
+
+def form_score(name: str, value: float) -> int:
+    """A continuous value as the form's integer for ``name``: halves round up, and the result
+    is clipped to the field's range."""
+    low, high = SCORE_FIELDS[name]
+    return int(min(high, max(low, math.floor(value + 0.5))))
+
+
+def sub_score_for_rating(rating: float) -> int:
+    """The 1-4 sub-score a 1-10 overall rating maps onto (linearly)."""
+    return form_score("Soundness", 1 + 3 * (rating - 1) / 9)
 
 
 class ReviewForm(BaseModel):

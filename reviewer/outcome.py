@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from corpus.paper import HiddenText, Paper
 from reviewer.form import ReviewForm
-
-
-class HiddenText(BaseModel):
-    count: int = 0
-    excerpt: str = ""
-    reasons: dict[str, int] = Field(default_factory=dict)
 
 
 class ReviewMeta(BaseModel):
@@ -63,10 +58,6 @@ class ReviewOutcome(BaseModel):
 class PaperReviewer(Protocol):
     """Anything that reviews papers: the LLM pipeline, the offline model."""
 
-    async def review(self, paper: "Paper") -> ReviewOutcome: ...
+    async def review(self, paper: Paper) -> ReviewOutcome: ...
 
     async def aclose(self) -> None: ...
-
-
-if TYPE_CHECKING:  # reviewer.paper imports HiddenText from here, so not at run time
-    from reviewer.paper import Paper

@@ -10,7 +10,12 @@ from pydantic import ValidationError
 from reviewer.form import ReviewForm
 
 FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
-DONE_MARKER = "I am done"
+#: "I am done" as a statement of its own (the reflection prompt asks for exactly that): at the
+#: start of a line or after a sentence, and ending the line or the sentence. "I am not sure I
+#: am done yet" is not a declaration.
+DONE_DECLARATION = re.compile(
+    r"(?:^|[.!?:;]\s)[\s*_\"']*i am done[\s*_\"']*[.!]?[\s*_\"']*$", re.IGNORECASE | re.MULTILINE
+)
 
 
 class ReviewParseError(ValueError):
@@ -54,4 +59,7 @@ def validation_summary(exc: ValidationError, limit: int = 8) -> str:
 
 
 def says_done(text: str) -> bool:
-    return DONE_MARKER.lower() in text.lower()
+    """Whether the model declared "I am done" in its thoughts (the text before the review JSON)."""
+    thoughts = text.split("```", 1)[0]
+    start = thoughts.find("{")
+    return DONE_DECLARATION.search(thoughts if start == -1 else thoughts[:start]) is not None

@@ -15,13 +15,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
+from corpus.paper import Paper
 from reviewer.config import ReviewConfig
 from reviewer.fewshot import FewshotExample
-from reviewer.form import SCORE_FIELDS, ReviewForm
+from reviewer.form import SCORE_FIELDS, ReviewForm, form_score
 from reviewer.models.base import ChatMessage, Completion, GenerateConfig, ProviderError, Usage
 from reviewer.models.wrapper import Model
 from reviewer.outcome import ReviewFailure, ReviewMeta, ReviewOutcome
-from reviewer.paper import Paper
 from reviewer.parsing import ReviewParseError, parse_review, says_done
 from reviewer.prompts import render
 from reviewer.tokens import Fitted, fit_text
@@ -215,7 +215,7 @@ class LLMReviewer:
             base = candidate.review
         means = {name: statistics.fmean(getattr(m.review, name) for m in members) for name in SCORE_FIELDS}
         meta.overall_mean = round(means["Overall"], 4)
-        return base.model_copy(update={name: int(round(value)) for name, value in means.items()})
+        return base.model_copy(update={name: form_score(name, value) for name, value in means.items()})
 
     async def _reflect(self, conversation: list[ChatMessage], review: ReviewForm, tally: _Tally,
                        meta: ReviewMeta) -> ReviewForm:

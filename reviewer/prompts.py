@@ -11,6 +11,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from corpus.files import files_fingerprint
+
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
@@ -44,3 +46,8 @@ def render_text(template: str, name: str = "<template>", **values) -> str:
 
 def render(name: str, directory: Path = TEMPLATE_DIR, **values) -> str:
     return render_text(load_template(name, directory), name, **values)
+
+
+def templates_fingerprint(directory: Path = TEMPLATE_DIR) -> str:
+    """Short hash of every template's name and text: a run records it, so a resume with other prompts is caught."""
+    return files_fingerprint(sorted(directory.glob("*.txt")))

@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from reviewer.cli_errors import fail, user_errors
 from reviewer.cli_options import DataDir, NoCache, ReviewOptions, with_review_options
-from reviewer.cli import fail, user_errors
 
 app = typer.Typer(help="The AI-Scientist loop: write papers, review them, revise.", no_args_is_help=True)
 

@@ -13,11 +13,11 @@ from typing import Callable
 
 from pydantic import BaseModel, Field
 
+from corpus.paper import load_paper
 from reviewer.build import build_reviewer
 from reviewer.config import ReviewConfig
 from reviewer.models.registry import create_model
 from reviewer.outcome import ReviewOutcome
-from reviewer.paper import load_paper
 from scientist.coder import Coder, CoderKind, make_coder
 from scientist.experiments import ExperimentStage
 from scientist.ideas import Archive, Idea, check_novelty, generate_idea

@@ -8,11 +8,11 @@ from collections import Counter
 from pathlib import Path
 from statistics import mean
 
-from benchmarks.dataset import DatasetPaper
-from benchmarks.records import DatasetInfo, HumanLabel, PaperRecord, RunManifest
+from benchmarks.records import DatasetInfo, PaperRecord, RunManifest
+from corpus.dataset import DatasetPaper, HumanLabel
+from corpus.paper import TEXT_SUFFIXES, Paper, PaperInputError, load_paper
 from reviewer.config import ReviewConfig
 from reviewer.form import SCORE_FIELDS
-from reviewer.paper import TEXT_SUFFIXES, Paper, PaperInputError, load_paper
 
 PAPER_SUFFIXES = TEXT_SUFFIXES | {".pdf"}
 

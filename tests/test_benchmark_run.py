@@ -11,11 +11,11 @@ import sys
 import time
 
 import pytest
+from fakes.llm_server import Fault
+from fakes.reviews import classify, scripted_reviewer
 from typer.testing import CliRunner
 
 from benchmarks.store import read_manifest, read_records
-from fakes.llm_server import Fault
-from fakes.reviews import classify, scripted_reviewer
 
 MODEL = "openai/gpt-4o-2024-05-13"
 

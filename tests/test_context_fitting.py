@@ -1,10 +1,11 @@
 import asyncio
 
 from fakes.reviews import answer, review_dict
+
+from corpus.paper import Paper
 from reviewer.config import ReviewConfig
 from reviewer.models.mock_provider import MockProvider
 from reviewer.models.wrapper import Model
-from reviewer.paper import Paper
 from reviewer.pipeline import LLMReviewer
 from reviewer.tokens import estimate_tokens, fit_text
 

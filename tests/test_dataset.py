@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.dataset import DatasetError, check_manifest, load_benchmark, load_folder, paper_loader
+from corpus.dataset import DatasetError, check_manifest, load_benchmark, load_folder, paper_loader
 
 HEADER = "paper_id\t0\t1\t2\tdecision\n"
 
@@ -128,7 +128,7 @@ def test_several_ratings_files_need_a_split(tmp_path):
 
 
 def test_saved_hugging_face_dataset(tmp_path):
-    from benchmarks.hf_export import export_dataset
+    from corpus.hf_dataset import export_dataset
 
     root = make_dataset(tmp_path / "venue", GOOD_ROWS)
     export_dataset(root, tmp_path / "saved")

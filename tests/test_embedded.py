@@ -8,10 +8,10 @@ import time
 
 import pytest
 
+from corpus.paper import Paper
 from reviewer.config import ReviewConfig
 from reviewer.embedded import cache, create_embedded_reviewer
 from reviewer.embedded.model import ModelError
-from reviewer.paper import Paper
 
 
 def _small_split(shared, root, n=40):

@@ -8,10 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes.reviews import review_dict
 from typer.testing import CliRunner
 
-from benchmarks.records import DatasetInfo, HumanLabel, PaperRecord, RunManifest
-from fakes.reviews import review_dict
+from benchmarks.records import DatasetInfo, PaperRecord, RunManifest
+from corpus.dataset import HumanLabel
 from finetune.build_data import human_target, review_answer
 from finetune.tiny_model import build_tiny_model
 from finetune.train import IGNORE_INDEX, TrainConfig, tokenize_example, train
@@ -122,7 +123,7 @@ def write_teacher_run(run_dir, split, paper_ids):
 
 
 def test_teacher_run_is_distilled_and_eval_papers_are_refused(app, tmp_path, shared_datasets):
-    from benchmarks.dataset import load_benchmark
+    from corpus.dataset import load_benchmark
 
     eval_id = load_benchmark("iclr2022", "eval", shared_datasets).papers[0].paper_id
     train_ids = [p.paper_id for p in load_benchmark("iclr2022", "train", shared_datasets).subset(2)]

@@ -1,8 +1,8 @@
 import json
 
 import pytest
-
 from fakes.reviews import answer, review_dict
+
 from reviewer.form import FIELD_NAMES, ReviewForm
 from reviewer.parsing import ReviewParseError, extract_json, parse_review, says_done
 
@@ -54,4 +54,10 @@ def test_lenient_shapes_are_normalised():
 
 def test_done_marker():
     assert says_done("THOUGHT: fine. I am done\nREVIEW JSON: {}")
+    assert says_done("THOUGHT:\nI am done\n\nREVIEW JSON:\n```json\n{}\n```")
+    assert says_done("THOUGHT: Everything holds up; **I am done.**\n```json\n{}\n```")
     assert not says_done("THOUGHT: more to do")
+    # Only the model's own declaration counts, not the words inside another sentence or the review.
+    assert not says_done("THOUGHT: I am not sure I am done yet.\n```json\n{}\n```")
+    assert not says_done("THOUGHT: I am done with the first pass, not the second.\n```json\n{}\n```")
+    assert not says_done('THOUGHT: revised.\n```json\n{"Summary": "I am done"}\n```')

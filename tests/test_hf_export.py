@@ -9,9 +9,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from benchmarks.dataset import DatasetError, read_ratings
 from benchmarks.download_cli import export_hf_command
-from benchmarks.hf_export import load_saved_dataset
+from corpus.dataset import DatasetError, read_ratings
+from corpus.hf_dataset import load_saved_dataset
 
 
 def export(*args: str):

@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks.leakage.blind import blind_text
-from benchmarks.leakage.cues import detect_cues
+from corpus.blind import blind_text
+from corpus.cues import detect_cues
 from review_bench.cli import build_app
 
 TITLE = "# SPARSE MIXTURES FOR GRAPH\n## NEURAL NETWORKS\n"

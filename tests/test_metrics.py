@@ -8,12 +8,7 @@ import pytest
 from fakes.runs import paper_record, write_run
 from scipy.stats import pearsonr, spearmanr
 
-from benchmarks.metrics import (
-    MetricsError,
-    calibrate_threshold,
-    compute_metrics,
-    write_metrics,
-)
+from benchmarks.metrics import MetricsError, calibrate_threshold, compute_metrics, write_metrics
 
 
 def five_papers():

@@ -16,8 +16,8 @@ import typer
 from typer.testing import CliRunner
 
 from benchmarks import openreview_download as od
-from benchmarks.dataset import read_ratings
 from benchmarks.download_cli import download_command
+from corpus.dataset import read_ratings
 
 VENUE = "ICLR.cc/2022/Conference"
 INVITATION = f"{VENUE}/-/Blind_Submission"

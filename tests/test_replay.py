@@ -7,13 +7,13 @@ import json
 
 import pytest
 import typer
+from fakes.reviews import review_dict
 from typer.testing import CliRunner
 
 from benchmarks import score_cli
 from benchmarks.metrics import write_metrics
 from benchmarks.replay import config_from_name, import_run
 from benchmarks.store import read_manifest, read_records
-from fakes.reviews import review_dict
 
 FEWSHOT_RUN = "gpt-4o-2024-05-13_temp_0_1_fewshot_1_reflect_5_ensemble_5_pages_all"
 

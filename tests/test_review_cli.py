@@ -7,7 +7,6 @@ import sys
 
 import pymupdf
 import pytest
-
 from fakes.reviews import scripted_reviewer
 
 

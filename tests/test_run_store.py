@@ -6,16 +6,15 @@ import asyncio
 import json
 
 import pytest
+from fakes.reviews import review_dict
 
-from benchmarks.dataset import Dataset, DatasetPaper
-from benchmarks.records import DatasetInfo, HumanLabel, PaperRecord, RunManifest, record_from_outcome
+from benchmarks.records import DatasetInfo, PaperRecord, RunManifest, record_from_outcome
 from benchmarks.runner import run_papers
 from benchmarks.store import RECORDS, RunStore, RunStoreError, find_unfinished, read_manifest, read_records
+from corpus.dataset import Dataset, DatasetPaper, HumanLabel
+from corpus.paper import Paper, PaperInputError
 from reviewer.form import ReviewForm
 from reviewer.outcome import ReviewFailure, ReviewMeta, ReviewOutcome
-from reviewer.paper import Paper, PaperInputError
-
-from fakes.reviews import review_dict
 
 
 def manifest(config_hash="cfg1", fingerprint="fp1", text_mode="raw") -> RunManifest:

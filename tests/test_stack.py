@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.records import HumanLabel, PaperRecord
+from benchmarks.records import PaperRecord
 from benchmarks.stack import LLM_SCORES, PARTS, stack, write_stack
+from corpus.dataset import HumanLabel
 
 
 def _records(n=80, seed=0):

@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel
 
-from benchmarks.dataset import Dataset, TextMode, paper_loader
-from benchmarks.leakage.cues import CUE_NAMES, LEAK_CUES, SIZE_CUES, CueRecord, detect_cues
+from benchmarks.stats import binary_metrics, point_and_interval
+from corpus.cues import CUE_NAMES, LEAK_CUES, SIZE_CUES, CueRecord, detect_cues
+from corpus.dataset import Dataset, TextMode, paper_loader
 
 FOLDS = 5
-BOOTSTRAP = 1000
 #: How many cues the report names as the most predictive.
 TOP_CUES = 6
 CUE_SETS = {"removable cues": LEAK_CUES, "length only": SIZE_CUES, "all cues": CUE_NAMES}
@@ -166,16 +166,6 @@ def _classifiers(seed: int) -> dict:
     }
 
 
-def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """Balanced accuracy of each row of ``labels``/``predicted`` (rows: bootstrap resamples)."""
-    labels, predicted = np.atleast_2d(labels), np.atleast_2d(predicted)
-    positives = labels == 1
-    with np.errstate(invalid="ignore", divide="ignore"):  # a resample without one class: NaN, skipped
-        recall_accept = (positives & (predicted == 1)).sum(axis=1) / positives.sum(axis=1)
-        recall_reject = (~positives & (predicted == 0)).sum(axis=1) / (~positives).sum(axis=1)
-    return (recall_accept + recall_reject) / 2
-
-
 def _cross_validate(
     cue_set: str, name: str, model, features: np.ndarray, labels: np.ndarray, seed: int
 ) -> ClassifierScore:
@@ -184,15 +174,18 @@ def _cross_validate(
 
     folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
     predicted = cross_val_predict(model, features, labels, cv=folds)
-    index = np.random.default_rng(seed).integers(0, len(labels), (BOOTSTRAP, len(labels)))
-    resampled = balanced_accuracy(labels[index], predicted[index])
-    low, high = np.nanpercentile(resampled, [2.5, 97.5])
+    point, interval = point_and_interval(_balanced_accuracy, labels == 1, predicted == 1, seed=seed)
+    low, high = interval["balanced_accuracy"]
     return ClassifierScore(
         cue_set=cue_set,
         classifier=name,
-        balanced_accuracy=round(float(balanced_accuracy(labels, predicted)[0]), 4),
+        balanced_accuracy=round(float(point["balanced_accuracy"]), 4),
         ci=(round(float(low), 4), round(float(high), 4)),
     )
+
+
+def _balanced_accuracy(accepted: np.ndarray, predicted: np.ndarray) -> dict[str, np.ndarray]:
+    return {"balanced_accuracy": binary_metrics(accepted, predicted)["balanced_accuracy"]}
 
 
 def _top_cues(features: np.ndarray, labels: np.ndarray, seed: int) -> list[tuple[str, float]]:

@@ -4,15 +4,16 @@ matches, and retrained when it changes."""
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from pathlib import Path
 
 import joblib
 
-from benchmarks.dataset import DATA_ENV, DatasetError
+from corpus.dataset import DATA_ENV, DatasetError
+from corpus.files import atomic_write, cache_dir
 from reviewer.embedded.model import EmbeddedModel, ModelError, data_fingerprint, train, train_dataset
-from reviewer.models.cache import cache_dir
 
 MODEL_FILE, CARD_FILE = "model.joblib", "card.json"
 log = logging.getLogger(__name__)
@@ -34,11 +35,10 @@ def load_cached() -> EmbeddedModel | None:
 
 def save(model: EmbeddedModel) -> Path:
     folder = model_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f"{MODEL_FILE}.tmp"
-    joblib.dump(model, tmp)
-    tmp.replace(folder / MODEL_FILE)
-    (folder / CARD_FILE).write_text(model.card.model_dump_json(indent=2), encoding="utf-8")
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    atomic_write(folder / MODEL_FILE, buffer.getvalue())
+    atomic_write(folder / CARD_FILE, model.card.model_dump_json(indent=2))
     return folder
 
 

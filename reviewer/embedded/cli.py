@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from reviewer.cli import fail
+from reviewer.cli_errors import fail
 
 out = Console()
 

@@ -15,7 +15,7 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import StandardScaler
 
-from benchmarks.leakage.blind import blind_text
+from corpus.blind import blind_text
 
 #: Per 1,000 characters of main text (log1p), each a pattern and its regex flags.
 STRUCTURE_PATTERNS: dict[str, tuple[str, int]] = {

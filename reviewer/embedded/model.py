@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from benchmarks.dataset import Dataset, load_benchmark, paper_loader
+from corpus.dataset import Dataset, load_benchmark, paper_loader
 from reviewer.embedded.features import STRUCTURE_PATTERNS, STYLE_MEASURES, PaperFeatures, model_text
 
 MODEL_VERSION = 2
@@ -62,7 +62,7 @@ class ModelCard(BaseModel):
     model_version: int = MODEL_VERSION
     fingerprint: str
     data: dict
-    text: str = "benchmarks.leakage.blind.blind_text(text, body_only=True)"
+    text: str = "corpus.blind.blind_text(text, body_only=True)"
     features: dict
     estimator: str
     cv: CVScores

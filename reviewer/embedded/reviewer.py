@@ -3,7 +3,7 @@ only what the model can stand behind (its numbers, the features behind them, the
 train papers), never invented prose.
 
 Score mapping: Overall = the predicted rating rounded (1-10); each 1-4 sub-score =
-round(1 + 3 * (rating - 1) / 9); Decision = Accept when P(accept) reaches the
+the rating mapped linearly onto 1-4 (``reviewer.form.sub_score_for_rating``); Decision = Accept when P(accept) reaches the
 threshold chosen out of fold on train; Confidence = 1 + round(8 * |P(accept) - 0.5|), so 1
 at a coin flip and 5 at certainty."""
 
@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import time
 
+from corpus.paper import Paper
 from reviewer.config import ReviewConfig
 from reviewer.embedded.model import EmbeddedModel, Neighbour, Prediction
-from reviewer.form import ReviewForm
+from reviewer.form import SUB_SCORES, ReviewForm, form_score, sub_score_for_rating
 from reviewer.outcome import ReviewMeta, ReviewOutcome
-from reviewer.paper import Paper
 
 MODEL_NAME = "embedded"
 #: Similar accepted train papers go to Questions, similar rejected ones to Limitations.
 NEIGHBOURS = 3
-SUB_SCORES = ("Originality", "Quality", "Clarity", "Significance", "Soundness", "Presentation", "Contribution")
-
-
-def _clip(value: float, low: int, high: int) -> int:
-    return int(min(high, max(low, round(value))))
 
 
 def _feature_lines(items: list[tuple[str, float]]) -> list[str]:
@@ -37,7 +32,7 @@ def _neighbour_lines(neighbours: list[Neighbour]) -> list[str]:
 
 
 def review_form(prediction: Prediction) -> ReviewForm:
-    sub_score = _clip(1 + 3 * (prediction.rating - 1) / 9, 1, 4)
+    sub_score = sub_score_for_rating(prediction.rating)
     accepted = [n for n in prediction.neighbours if n.decision.lower().startswith("accept")][:NEIGHBOURS]
     rejected = [n for n in prediction.neighbours if not n.decision.lower().startswith("accept")][:NEIGHBOURS]
     return ReviewForm(
@@ -49,8 +44,8 @@ def review_form(prediction: Prediction) -> ReviewForm:
         Limitations=_neighbour_lines(rejected),
         **{"Ethical Concerns": False},
         **{name: sub_score for name in SUB_SCORES},
-        Overall=_clip(prediction.rating, 1, 10),
-        Confidence=_clip(1 + 8 * abs(prediction.p_accept - 0.5), 1, 5),
+        Overall=form_score("Overall", prediction.rating),
+        Confidence=form_score("Confidence", 1 + 8 * abs(prediction.p_accept - 0.5)),
         Decision="Accept" if prediction.accept else "Reject",
     )
 

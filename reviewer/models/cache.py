@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 from dataclasses import asdict
 from pathlib import Path
 
+from corpus.files import cache_dir
 from reviewer.models.base import ChatMessage, Completion, GenerateConfig, Usage
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("REVIEW_BENCH_CACHE_DIR") or Path.home() / ".cache" / "review-bench")
 
 
 def request_key(identity: dict, messages: list[ChatMessage], config: GenerateConfig) -> str:

@@ -21,6 +21,8 @@ class SeenRequest:
     path: str
     body: dict
     headers: dict
+    #: time.monotonic() when the server received the request.
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def messages(self) -> list[dict]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.records import DatasetInfo, HumanLabel, PaperRecord, RunManifest
+from benchmarks.records import DatasetInfo, PaperRecord, RunManifest
+from corpus.dataset import HumanLabel
 
 
 def paper_record(

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from pathlib import Path
 
 import pymupdf
 from pydantic import BaseModel, ValidationError
 
-from reviewer.models.cache import cache_dir as default_cache_dir
-from reviewer.outcome import HiddenText
-from reviewer.paper import PaperInputError
+from corpus.files import atomic_write
+from corpus.files import cache_dir as default_cache_dir
+from corpus.paper import HiddenText, PaperInputError
 
 #: Bump when extraction changes, so cached results from older rules are not reused.
 EXTRACTOR_VERSION = 1
@@ -52,10 +51,7 @@ def read_pdf(
     if cached:
         return cached
     result = _extract(path, data, max_pages)
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache_file.with_suffix(f".{uuid.uuid4().hex}.tmp")
-    partial.write_text(result.model_dump_json(), encoding="utf-8")
-    partial.replace(cache_file)
+    atomic_write(cache_file, result.model_dump_json())
     return result
 
 

@@ -5,9 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from reviewer.outcome import HiddenText
+from pydantic import BaseModel, Field
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".tex"}
+
+
+class HiddenText(BaseModel):
+    """Text in a PDF that a human reader cannot see, kept out of the prompt."""
+
+    count: int = 0
+    excerpt: str = ""
+    reasons: dict[str, int] = Field(default_factory=dict)
 
 
 class PaperInputError(Exception):
@@ -46,7 +54,7 @@ def load_paper(
         magic = handle.read(1024)
     if path.suffix.lower() != ".pdf" and b"%PDF" not in magic:
         raise PaperInputError(f"{path}: not a PDF or a text file (.txt, .md)")
-    from reviewer.pdf_reader import read_pdf
+    from corpus.pdf_reader import read_pdf
 
     pdf = read_pdf(path, max_pages=max_pages, cache_dir=cache_dir)
     return Paper(paper_id=pid, text=pdf.text, source=str(path), pages=pdf.pages, hidden=pdf.hidden)

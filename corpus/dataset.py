@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
 
-from benchmarks.records import HumanLabel
-from reviewer.paper import Paper, load_paper
+from pydantic import BaseModel, Field
+
+from corpus.paper import Paper, load_paper
 
 DATA_ENV = "REVIEW_BENCH_DATA"
 #: Dataset manifests (``data/<name>.json``) in a checkout of the project.
@@ -26,8 +27,20 @@ DEFAULT_SPLIT = "eval"
 TextMode = Literal["blind", "raw"]
 
 
+#: A single reviewer's rating at or above this counts as a vote to accept (ICLR's 6,
+#: "marginally above the acceptance threshold").
+HUMAN_ACCEPT_RATING = 6
+
+
 class DatasetError(Exception):
     """A dataset that cannot be used. The message is one line, naming the file (and line)."""
+
+
+class HumanLabel(BaseModel):
+    ratings: list[float] = Field(default_factory=list)
+    mean_rating: float | None = None
+    decision: str | None = None  # e.g. "Accept (Poster)", "Reject"
+    accepted: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -40,11 +53,9 @@ class DatasetPaper:
     text: str | None = None
 
     def identity(self) -> str:
-        """What the fingerprint covers: a file's name and size (stat only), or the text's hash."""
-        if self.text is not None:
-            text_hash = hashlib.sha256(self.text.encode()).hexdigest()
-            return f"{self.paper_id}\t{text_hash}\t{self.human.model_dump_json()}"
-        return f"{self.path.name}\t{self.path.stat().st_size}"
+        """What the fingerprint covers: the paper's id, the hash of its contents, its label."""
+        content = self.text.encode() if self.text is not None else self.path.read_bytes()
+        return f"{self.paper_id}\t{hashlib.sha256(content).hexdigest()}\t{self.human.model_dump_json()}"
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,7 @@ PaperLoader = Callable[[DatasetPaper], Paper]
 def paper_loader(mode: TextMode, *, body_only: bool = False, max_pages: int | None = None) -> PaperLoader:
     """Reads a dataset paper as the reviewer will see it (``blind``: leakage removed)."""
     if mode == "blind":
-        from benchmarks.leakage.blind import blind_text as blind
+        from corpus.blind import blind_text as blind
     else:
         blind = None
 
@@ -97,11 +108,14 @@ def paper_loader(mode: TextMode, *, body_only: bool = False, max_pages: int | No
     return load
 
 
-def data_root(data_dir: str | Path | None) -> Path:
+def data_root(data_dir: str | Path | None, *, needed_for: str = "this command") -> Path:
     """The data root from ``--data-dir``, else ``$REVIEW_BENCH_DATA``."""
     chosen = data_dir or os.environ.get(DATA_ENV)
     if not chosen:
-        raise DatasetError(f"no data folder: pass --data-dir DIR or set {DATA_ENV} (a folder holding iclr2022/)")
+        raise DatasetError(
+            f"no data folder ({needed_for} needs one): pass --data-dir DIR or set {DATA_ENV} "
+            "(a folder holding iclr2022/)"
+        )
     root = Path(chosen).expanduser()
     if not root.is_dir():
         raise DatasetError(f"{root}: data folder not found")
@@ -139,7 +153,7 @@ def load_folder(folder: str | Path, split: str | None) -> Dataset:
 
 
 def _load_saved_hf(folder: Path, split: str | None) -> Dataset:
-    from benchmarks.hf_export import load_saved_dataset
+    from corpus.hf_dataset import load_saved_dataset
 
     split = split or DEFAULT_SPLIT
     rows = load_saved_dataset(folder, split)

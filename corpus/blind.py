@@ -15,8 +15,7 @@ import re
 import shutil
 from pathlib import Path
 
-from benchmarks.dataset import Dataset, paper_loader
-from benchmarks.leakage.cues import (
+from corpus.cues import (
     ACK_HEADING,
     ANONYMITY,
     AUTHOR_FOOTNOTE,
@@ -36,6 +35,8 @@ from benchmarks.leakage.cues import (
     references_start,
     split_front_matter,
 )
+from corpus.dataset import Dataset, paper_loader
+from corpus.files import files_fingerprint
 
 URL_TOKEN = "[URL]"
 #: An acknowledgments or statement section without a following heading ends after this many characters.
@@ -126,3 +127,11 @@ def blind_dataset(dataset: Dataset, out: Path, *, body_only: bool = False, progr
         if progress is not None:
             progress()
     return target
+
+
+def rules_fingerprint() -> str:
+    """Short hash of the blinding code and rules: a run records it, so a resume that would blind
+    its remaining papers differently is caught."""
+    from corpus import cues
+
+    return files_fingerprint([Path(__file__), Path(cues.__file__)])

@@ -11,7 +11,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.dataset import DatasetError, read_ratings
+from corpus.dataset import DatasetError, read_ratings
 
 
 @dataclass(frozen=True)
