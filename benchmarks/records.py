@@ -49,7 +49,8 @@ class RunManifest(BaseModel):
     git_revision: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
-    status: Literal["running", "complete", "interrupted", "imported"] = "running"
+    #: "budget": stopped at --max-cost; "quota": the provider's quota ran out (both resumable).
+    status: Literal["running", "complete", "interrupted", "budget", "quota", "imported"] = "running"
     limit: int | None = None
     notes: list[str] = Field(default_factory=list)
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import importlib
 import shlex
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
@@ -14,10 +17,14 @@ import typer
 from rich.console import Console
 
 from corpus.dataset import TextMode
-from reviewer.cli_errors import fail, user_errors
+from reviewer.cli_errors import EXIT_BUDGET, EXIT_QUOTA, fail, user_errors
 from reviewer.cli_options import ReviewOptions, with_review_options
 
 RUNS_ROOT = Path("runs")
+#: Steps that go on beside the main thread's work (see where it is used).
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-background")
+#: The record of a --batch run's batches in its run dir (``reviewer.models.batch.BatchJournal``).
+BATCH_JOURNAL = "batches.jsonl"
 NO_MODEL_HELP = (
     "the offline reviewer is not available ({error}); pass a model instead: --model openai/<name> "
     "(with OPENAI_API_KEY, or --base-url URL of an OpenAI-compatible server), --model anthropic/<name> "
@@ -48,6 +55,20 @@ def run(
     allow_code_change: Annotated[bool, typer.Option(
         "--allow-code-change", help="Resume a run begun under other code (version, prompts, blinding); "
         "the change is recorded.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Send nothing: read the papers, build the prompts, print the requests and a cost "
+        "ceiling per paper and in total.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --dry-run: print the estimate as JSON.")] = False,
+    max_cost: Annotated[Optional[float], typer.Option(
+        "--max-cost", min=0.0, help="Budget in USD for the whole run: no paper starts that could take spending "
+        f"past it; the run stops with status 'budget' and exit code {EXIT_BUDGET}, and the same command with a "
+        "larger budget resumes it.")] = None,
+    batch: Annotated[bool, typer.Option(
+        "--batch", help="Send every step of the pipeline as one batch for all papers through the provider's "
+        "batch API (OpenAI, Anthropic): half price, answers within 24 h. Re-attaches to its batches on resume.")]
+    = False,
+    batch_poll: Annotated[float, typer.Option(
+        "--batch-poll", min=0.01, help="Seconds between two looks at a running batch.")] = 30.0,
 ) -> None:
     """Review a benchmark's papers into a resumable run dir, and score them against the human decisions."""
     from benchmarks.store import RunStore, RunStoreError
@@ -57,6 +78,8 @@ def run(
         raise fail("give a benchmark name or --dataset, not both")
     if body_only and text != "blind":
         raise fail("--body-only needs --text blind")
+    if as_json and not dry_run:
+        raise fail("--json goes with --dry-run")
     config, data_dir = review.config, review.data_dir
     try:
         data = load_folder(dataset, split) if dataset else load_benchmark(benchmark or "iclr2022", split, data_dir)
@@ -64,17 +87,30 @@ def run(
     except DatasetError as exc:
         raise fail(str(exc)) from None
     papers = data.subset(limit)
-    text_mode = data.text_mode(text) + ("-body-only" if body_only else "")
-    manifest = _manifest(config, data, text_mode=text_mode, n_papers=len(papers), limit=limit,
-                         blinded=text == "blind")
+    # Reading and hashing every paper of the split (the run's identity) waits on the disk and
+    # hashes without the GIL: it goes on while the model's SDK is imported.
+    fingerprint = None if dry_run else _BACKGROUND.submit(data.fingerprint)
     reviewer = _build_reviewer(review, concurrency=concurrency, refresh_cache=retry_failed)
+    if dry_run:
+        _dry_run(reviewer, papers, load, batch=batch, as_json=as_json)
+        return
+    _check_cost_options(reviewer, max_cost=max_cost, batch=batch)
+    text_mode = data.text_mode(text) + ("-body-only" if body_only else "")
+    manifest = _manifest(config, data, fingerprint.result(), text_mode=text_mode, n_papers=len(papers),
+                         limit=limit, blinded=text == "blind")
     try:
         store = RunStore.open(run_dir or _default_run_dir(manifest), manifest, allow_code_change=allow_code_change)
     except RunStoreError as exc:
         asyncio.run(reviewer.aclose())
         raise fail(str(exc)) from None
+    done = store.done_ids(retry_failed=retry_failed)
+    todo = [p for p in papers if p.paper_id not in done]
+    # The prompts from the texts as served: blinding only shortens them, so this is a ceiling too,
+    # and it costs no blinding before the first request.
+    _announce_ceiling(reviewer, todo, paper_loader("raw", max_pages=config.max_pages), batch=batch)
     _run(store, papers, reviewer, load, concurrency=concurrency, retry_failed=retry_failed,
-         resume_hint=None if run_dir else store.run_dir)
+         resume_hint=None if run_dir else store.run_dir, budget=_budget(reviewer, max_cost, batch=batch),
+         batcher=_batcher(reviewer, store.run_dir, poll=batch_poll) if batch else None)
 
 
 def _build_reviewer(review: ReviewOptions, **options):
@@ -86,7 +122,8 @@ def _build_reviewer(review: ReviewOptions, **options):
         raise fail(NO_MODEL_HELP.format(error=exc)) from None
 
 
-def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None, blinded: bool):
+def _manifest(config, data, fingerprint: str, *, text_mode: str, n_papers: int, limit: int | None,
+              blinded: bool):
     from benchmarks.records import CodeIdentity, DatasetInfo, RunManifest
     from corpus.blind import rules_fingerprint
     from corpus.dataset import check_manifest
@@ -104,7 +141,7 @@ def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None,
             name=data.name,
             split=data.split,
             path=str(data.folder),
-            fingerprint=data.fingerprint(),
+            fingerprint=fingerprint,
             n_papers=n_papers,
             text_mode=text_mode,
         ),
@@ -142,27 +179,134 @@ def _default_run_dir(manifest) -> Path:
     return RUNS_ROOT / f"{stamp}-{manifest.config_hash}"
 
 
-def _run(store, papers, reviewer, load, *, concurrency: int, retry_failed: bool, resume_hint: Path | None) -> None:
+def _run(store, papers, reviewer, load, *, concurrency: int, retry_failed: bool, resume_hint: Path | None,
+         budget=None, batcher=None) -> None:
     from benchmarks.runner import run_papers
 
     err.print(f"run dir: {store.run_dir}")
+    _import_in_background("benchmarks.metrics", "benchmarks.report")  # for the end, while the run waits on the model
+    command = shlex.join(["review-bench", *sys.argv[1:]])
+    if resume_hint is not None:
+        command += f" --run-dir {shlex.quote(str(resume_hint))}"
+    # What start-up made (modules, classes) lives until the end: the collector need not walk it
+    # again during the run, nor at exit.
+    gc.freeze()
     try:
-        summary = asyncio.run(
-            run_papers(papers, reviewer, store, load, concurrency=concurrency, retry_failed=retry_failed, console=err)
-        )
+        summary = asyncio.run(run_papers(papers, reviewer, store, load, concurrency=concurrency,
+                                         retry_failed=retry_failed, console=err, budget=budget, batcher=batcher))
     except KeyboardInterrupt:
         store.finish("interrupted")
-        command = shlex.join(["review-bench", *sys.argv[1:]])
-        if resume_hint is not None:
-            command += f" --run-dir {shlex.quote(str(resume_hint))}"
         err.print(f"interrupted: finished papers are kept in {store.run_dir}; resume with:\n  {command}")
         raise typer.Exit(130) from None
+    done = summary.skipped + summary.reviewed
+    cost = "unknown" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
+    if summary.stopped is not None:
+        store.finish(summary.stopped)
+        what = ("stopped at the budget" if summary.stopped == "budget" else "stopped: the provider's quota is spent")
+        again = ("the same command with a larger --max-cost resumes it" if summary.stopped == "budget" else
+                 f"once the account is topped up, resume with: {command}")
+        err.print(f"{what} ({summary.reason}); {done} of {summary.total} papers done, cost {cost}; {again}")
+        raise typer.Exit(EXIT_BUDGET if summary.stopped == "budget" else EXIT_QUOTA)
     store.finish("complete")
+    batches = ""
+    if batcher is not None:
+        batches = f"; {len(batcher.batches)} batches, {sum(b.requests for b in batcher.batches)} requests"
     err.print(
         f"{summary.total} papers: {summary.skipped} already done, {summary.reviewed} reviewed in "
-        f"{summary.wall_s:.1f} s, {summary.failed} failed, cost ${summary.cost_usd:.4f}"
+        f"{summary.wall_s:.1f} s, {summary.failed} failed, cost {cost}{batches}"
     )
     _report_metrics(store.run_dir)
+    gc.freeze()  # and the scoring modules imported during the run
+
+
+def _import_in_background(*modules: str) -> None:
+    """Import what the end of the run needs (the scoring's numpy and scipy) while it waits on the model."""
+
+    def load() -> None:
+        for name in modules:
+            importlib.import_module(name)
+
+    _BACKGROUND.submit(load)
+
+
+def _llm(reviewer):
+    """The LLM pipeline behind a reviewer, or None for the offline one (which costs nothing)."""
+    from reviewer.pipeline import LLMReviewer
+
+    return reviewer if isinstance(reviewer, LLMReviewer) else None
+
+
+def _dry_run(reviewer, papers, load, *, batch: bool, as_json: bool) -> None:
+    """Read every paper as the run would, build its prompt, and print the plan; send nothing."""
+    from corpus.paper import PaperInputError
+    from reviewer.plan import run_plan
+
+    texts = []
+    try:
+        for item in papers:
+            try:
+                texts.append((item.paper_id, load(item).text))
+            except PaperInputError as exc:
+                err.print(f"warning: {exc} (left out of the estimate)")
+        plan = run_plan(reviewer, texts, batch=batch)
+    finally:
+        asyncio.run(reviewer.aclose())
+    typer.echo(plan.render(as_json=as_json))
+
+
+def _check_cost_options(reviewer, *, max_cost: float | None, batch: bool) -> None:
+    llm = _llm(reviewer)
+    if batch and (llm is None or llm.model.provider.batch_api() is None):
+        asyncio.run(reviewer.aclose())
+        raise fail("--batch needs an openai/ or anthropic/ model (a provider with a batch API)")
+    if max_cost is not None and llm is not None:
+        from reviewer.models.base import Usage
+        from reviewer.models.pricing import cost_usd
+
+        if cost_usd(llm.model.name, Usage(1, 1)) is None:
+            asyncio.run(reviewer.aclose())
+            raise fail(f"--max-cost needs a price for {llm.model.name}, which has none known: --price sets one")
+
+
+def _announce_ceiling(reviewer, todo, read, *, batch: bool) -> None:
+    """Costs before they are spent: one line with the ceiling of what this session will review."""
+    from corpus.paper import PaperInputError
+    from reviewer.plan import run_plan
+
+    llm = _llm(reviewer)
+    if llm is None or not todo:
+        return
+    texts = []
+    for item in todo:
+        try:
+            texts.append((item.paper_id, read(item).text))
+        except PaperInputError:
+            continue  # recorded as an input failure when its turn comes
+    plan = run_plan(llm, texts, batch=batch)
+    cost = "unknown (no price known)" if plan.cost_usd is None else f"${plan.cost_usd:.2f}"
+    err.print(f"cost ceiling for the {len(texts)} papers to review: {cost} ({plan.requests} requests"
+              f"{', batch prices' if batch else ''}; --dry-run for the details)")
+
+
+def _budget(reviewer, max_cost: float | None, *, batch: bool):
+    from benchmarks.runner import Budget
+    from reviewer.plan import plan_review
+
+    llm = _llm(reviewer)
+    if max_cost is None:
+        return None
+    if llm is None:  # the offline reviewer costs nothing
+        return Budget(max_cost, ceiling=lambda paper: 0.0)
+    return Budget(max_cost, ceiling=lambda paper: plan_review(llm, paper.paper_id, paper.text, batch=batch).cost_usd)
+
+
+def _batcher(reviewer, run_dir: Path, *, poll: float):
+    """Route the model's calls through its provider's batch API, journaled in the run dir."""
+    from reviewer.models.batch import Batcher, BatchJournal
+
+    model = _llm(reviewer).model
+    model.batcher = Batcher(model.provider.batch_api(), BatchJournal(run_dir / BATCH_JOURNAL), poll_interval=poll)
+    return model.batcher
 
 
 def _report_metrics(run_dir: Path) -> None:

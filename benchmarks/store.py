@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from benchmarks.records import PaperRecord, RunManifest
 from corpus.files import atomic_write
 
-RunStatus = Literal["complete", "interrupted"]
+RunStatus = Literal["complete", "interrupted", "budget", "quota"]
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
 LOCK = ".lock"

@@ -10,8 +10,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from reviewer.cli_errors import fail, user_errors
+from reviewer.cli_errors import EXIT_BUDGET, EXIT_QUOTA, fail, user_errors
 from reviewer.cli_options import ReviewOptions, with_review_options
+from reviewer.models.base import QuotaExhausted
 
 
 @with_review_options
@@ -20,20 +21,41 @@ def review(
     review: ReviewOptions,
     output_format: Annotated[Optional[str], typer.Option("--format", help="json or md (default: md on a terminal).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the review here.")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Send nothing: build the prompt, print the requests and a cost ceiling.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    max_cost: Annotated[Optional[float], typer.Option(
+        "--max-cost", min=0.0, help=f"Budget in USD: refuse (exit code {EXIT_BUDGET}) a review whose cost "
+        "ceiling is over it.")] = None,
 ) -> None:
     """Review one paper with the NeurIPS form."""
     from corpus.paper import load_paper
     from reviewer.markdown import outcome_markdown
+    from reviewer.plan import run_plan
 
-    fmt = output_format or ("md" if sys.stdout.isatty() and output is None else "json")
+    fmt = "json" if as_json else output_format or ("md" if sys.stdout.isatty() and output is None else "json")
     if fmt not in ("json", "md"):
         raise fail("--format must be json or md")
     try:
         loaded = load_paper(paper, max_pages=review.config.max_pages)
         reviewer = review.build(concurrency=review.config.ensemble)
+    except user_errors() as exc:
+        raise fail(str(exc)) from None
+    plan = run_plan(reviewer, [(loaded.paper_id, loaded.text)])
+    if dry_run:
+        asyncio.run(reviewer.aclose())
+        typer.echo(plan.render(as_json=fmt == "json"))
+        return
+    _check_budget(plan, max_cost, reviewer)
+    if plan.requests:  # costs before they are spent
+        cost = "unknown (no price known)" if plan.cost_usd is None else f"${plan.cost_usd:.4f}"
+        typer.echo(f"cost ceiling: {cost} ({plan.requests} requests)", err=True)
+    try:
         outcome = asyncio.run(_review_once(reviewer, loaded))
     except user_errors() as exc:
         raise fail(str(exc)) from None
+    except QuotaExhausted as exc:
+        raise fail(f"the provider's quota is spent: {exc}", code=EXIT_QUOTA) from None
     hidden = outcome.meta.hidden_text
     if hidden and hidden.count:
         typer.echo(
@@ -67,6 +89,16 @@ async def _review_once(reviewer, paper):
         return await reviewer.review(paper)
     finally:
         await reviewer.aclose()
+
+
+def _check_budget(plan, max_cost: float | None, reviewer) -> None:
+    if max_cost is None or not plan.requests:
+        return
+    if plan.cost_usd is None or plan.cost_usd > max_cost:
+        asyncio.run(reviewer.aclose())
+        ceiling = "unknown (no price known)" if plan.cost_usd is None else f"${plan.cost_usd:.4f}"
+        raise fail(f"not started: the review could cost up to {ceiling}, over the --max-cost of ${max_cost:.2f}",
+                   code=EXIT_BUDGET)
 
 
 def register(app: typer.Typer) -> None:

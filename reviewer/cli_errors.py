@@ -6,6 +6,11 @@ from contextlib import contextmanager
 
 import typer
 
+#: Exit codes of a run that stopped before its end and can be resumed (besides 2, a user's
+#: mistake, and 130, an interrupt): the --max-cost budget was reached, or the provider's quota.
+EXIT_BUDGET = 3
+EXIT_QUOTA = 4
+
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print one line on stderr; the caller raises the returned Exit."""

@@ -132,12 +132,7 @@ class LLMReviewer:
         review: ReviewForm | None = None
         failure: ReviewFailure | None = None
         try:
-            window = self.model.context_window
-            if self.config.context_window:
-                window = min(window, self.config.context_window)
-            messages, fitted = build_review_messages(
-                paper.text, self.config, self.examples, context_window=window, count_tokens=self.model.count_tokens,
-            )
+            messages, fitted = self.review_messages(paper.text)
             meta.truncated = fitted.truncated
             meta.truncation = fitted.to_dict()
             review = await self._review(messages, tally, meta)
@@ -158,6 +153,14 @@ class LLMReviewer:
             if meta.overall_mean is None:
                 meta.overall_mean = float(review.Overall)
         return ReviewOutcome(paper_id=paper.paper_id, review=review, failure=failure, meta=meta)
+
+    def review_messages(self, paper_text: str) -> tuple[list[ChatMessage], Fitted]:
+        """The review request for a paper, fitted to the model's window (or the config's cap)."""
+        window = self.model.context_window
+        if self.config.context_window:
+            window = min(window, self.config.context_window)
+        return build_review_messages(paper_text, self.config, self.examples, context_window=window,
+                                     count_tokens=self.model.count_tokens)
 
     async def _review(self, messages: list[ChatMessage], tally: _Tally, meta: ReviewMeta) -> ReviewForm | None:
         k = self.config.ensemble

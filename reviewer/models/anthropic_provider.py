@@ -4,7 +4,6 @@ under prompt caching."""
 from __future__ import annotations
 
 import inspect
-import json
 import os
 
 from reviewer.models.base import (
@@ -17,7 +16,7 @@ from reviewer.models.base import (
     TransientError,
     Usage,
 )
-from reviewer.models.http_errors import error_for_status, shorten
+from reviewer.models.http_errors import sdk_errors
 from reviewer.models.pricing import context_window
 
 CACHE_CONTROL = {"type": "ephemeral"}
@@ -49,8 +48,8 @@ class AnthropicProvider(Provider):
     def cache_identity(self) -> dict:
         return {"name": self.name, "base_url": self.base_url}
 
-    async def generate(self, messages: list[ChatMessage], config: GenerateConfig) -> Completion:
-        anthropic = self._anthropic
+    def request(self, messages: list[ChatMessage], config: GenerateConfig) -> dict:
+        """The arguments of ``messages.create`` for one request."""
         system = [_block(m) for m in messages if m.role == "system"]
         turns = [{"role": m.role, "content": [_block(m)]} for m in messages if m.role != "system"]
         request = {"model": self.model, "messages": turns, "max_tokens": config.max_tokens}
@@ -61,15 +60,15 @@ class AnthropicProvider(Provider):
             request["temperature"] = temperature
         else:  # newer SDKs dropped the argument; the API still takes it
             request["extra_body"] = {"temperature": temperature}
-        try:
-            response = await self.client.messages.create(**request)
-        except anthropic.APIStatusError as exc:
-            message = f"{exc.status_code} from {self.name}: {shorten(exc.message)}"
-            raise error_for_status(exc.status_code, message, exc.response.headers) from None
-        except (anthropic.APITimeoutError, anthropic.APIConnectionError) as exc:
-            raise TransientError(f"{self.name}: {type(exc).__name__}: {exc}") from None
-        except (anthropic.APIResponseValidationError, json.JSONDecodeError) as exc:
-            raise TransientError(f"{self.name}: malformed response: {shorten(str(exc))}") from None
+        return request
+
+    async def generate(self, messages: list[ChatMessage], config: GenerateConfig) -> Completion:
+        with sdk_errors(self._anthropic, self.name):
+            response = await self.client.messages.create(**self.request(messages, config))
+        return self.completion(response)
+
+    def completion(self, response) -> Completion:
+        """A message (the SDK's object) as the wrapper's ``Completion``."""
         if isinstance(response, str) or not hasattr(response, "content"):
             raise TransientError(f"{self.name}: malformed response without content")
         text = "".join(block.text for block in response.content if getattr(block, "type", "") == "text")
@@ -82,6 +81,11 @@ class AnthropicProvider(Provider):
             usage=Usage(usage.input_tokens + read + written, usage.output_tokens, read, written),
             model=response.model or self.model,
         )
+
+    def batch_api(self):
+        from reviewer.models.anthropic_batch import AnthropicBatchAPI
+
+        return AnthropicBatchAPI(self)
 
     async def aclose(self) -> None:
         await self.client.close()

@@ -87,6 +87,12 @@ class MultipleChoicesUnsupported(FatalError):
     """The server refused ``n > 1``; the wrapper falls back to separate calls."""
 
 
+class QuotaExhausted(Exception):
+    """The account can pay for no more calls (OpenAI's ``insufficient_quota``, Anthropic's
+    billing and spend-limit errors). Not a ``ProviderError``: no retry helps, and no paper
+    fails because of it; the run stops and can be resumed once the account is topped up."""
+
+
 class MissingDependencyError(RuntimeError):
     """An optional extra is not installed."""
 
@@ -120,6 +126,10 @@ class Provider(ABC):
     def cache_identity(self) -> dict:
         """What, besides the request, decides the answer (model, server)."""
         return {"name": self.name}
+
+    def batch_api(self):
+        """The API's batch endpoints (``reviewer.models.batch.BatchAPI``), or None without them."""
+        return None
 
     async def aclose(self) -> None:
         return None

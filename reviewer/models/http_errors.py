@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import time
+from contextlib import contextmanager
 
-from reviewer.models.base import FatalError, ProviderError, RateLimitError, TransientError
+from reviewer.models.base import FatalError, ProviderError, QuotaExhausted, RateLimitError, TransientError
+
+#: Error types and codes that say the account cannot pay: OpenAI's ``insufficient_quota`` (a 429
+#: like a rate limit, told apart only by the body), Anthropic's ``billing_error`` and spend limits.
+QUOTA_ERRORS = {"insufficient_quota", "billing_error", "contract_spend_limit_reached",
+                "enforced_spend_limit_reached", "linked_organization_spend_limit_reached"}
 
 
 def retry_after(headers) -> float | None:
@@ -28,7 +35,19 @@ def retry_after(headers) -> float | None:
         return max(parsed.timestamp() - time.time(), 0.0) if parsed else None
 
 
-def error_for_status(status: int, message: str, headers=None) -> ProviderError:
+def quota_exhausted(body) -> bool:
+    """Whether an error body (the whole JSON, or its ``error`` object) says the quota is spent."""
+    error = body.get("error", body) if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return False
+    details = error.get("details")
+    names = {error.get("type"), error.get("code"), details.get("error_code") if isinstance(details, dict) else None}
+    return not QUOTA_ERRORS.isdisjoint(names)
+
+
+def error_for_status(status: int, message: str, headers=None, body=None) -> ProviderError | QuotaExhausted:
+    if quota_exhausted(body):
+        return QuotaExhausted(message)
     wait = retry_after(headers)
     if status == 429:
         return RateLimitError(message, retry_after=wait)
@@ -41,3 +60,18 @@ def shorten(text: str, limit: int = 300) -> str:
     """One line of at most ``limit`` characters, for error messages."""
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+@contextmanager
+def sdk_errors(sdk, name: str):
+    """The vendor SDK's exceptions (``openai`` and ``anthropic`` share their shapes) as the
+    wrapper's errors, for every call a provider makes."""
+    try:
+        yield
+    except sdk.APIStatusError as exc:
+        message = f"{exc.status_code} from {name}: {shorten(exc.message)}"
+        raise error_for_status(exc.status_code, message, exc.response.headers, exc.body) from None
+    except (sdk.APITimeoutError, sdk.APIConnectionError) as exc:
+        raise TransientError(f"{name}: {type(exc).__name__}: {exc}") from None
+    except (sdk.APIResponseValidationError, json.JSONDecodeError) as exc:
+        raise TransientError(f"{name}: malformed response: {shorten(str(exc))}") from None

@@ -3,7 +3,6 @@ OpenRouter) through a base URL."""
 
 from __future__ import annotations
 
-import json
 import os
 
 from reviewer.models.base import (
@@ -17,7 +16,7 @@ from reviewer.models.base import (
     TransientError,
     Usage,
 )
-from reviewer.models.http_errors import error_for_status, shorten
+from reviewer.models.http_errors import sdk_errors, shorten
 from reviewer.models.pricing import context_window
 
 
@@ -42,34 +41,47 @@ class OpenAIProvider(Provider):
     def cache_identity(self) -> dict:
         return {"name": self.name, "base_url": self.base_url}
 
+    def request(self, messages: list[ChatMessage], config: GenerateConfig) -> dict:
+        """The chat-completions body for one request (live, or one line of a batch)."""
+        return {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "temperature": config.temperature,
+            "max_tokens": config.max_tokens,
+            "n": config.n,
+        }
+
     async def generate(self, messages: list[ChatMessage], config: GenerateConfig) -> Completion:
         openai = self._openai
-        try:
-            response = await self.client.chat.completions.create(
-                model=self.model,
-                messages=[{"role": m.role, "content": m.content} for m in messages],
-                temperature=config.temperature,
-                max_tokens=config.max_tokens,
-                n=config.n,
-            )
-        except openai.APIStatusError as exc:
-            message = f"{exc.status_code} from {self.name}: {shorten(exc.message)}"
-            if exc.status_code in (400, 422) and config.n > 1 and "n" in shorten(exc.message).lower():
-                raise MultipleChoicesUnsupported(message) from None
-            raise error_for_status(exc.status_code, message, exc.response.headers) from None
-        except (openai.APITimeoutError, openai.APIConnectionError) as exc:
-            raise TransientError(f"{self.name}: {type(exc).__name__}: {exc}") from None
-        except (openai.APIResponseValidationError, json.JSONDecodeError) as exc:
-            raise TransientError(f"{self.name}: malformed response: {shorten(str(exc))}") from None
-        if isinstance(response, str) or not getattr(response, "choices", None):
+        with sdk_errors(openai, self.name):
+            try:
+                # A plain POST answered as plain JSON, not chat.completions.create: walking the body
+                # and the answer through the SDK's types costs milliseconds a call, on the event loop.
+                body = await self.client.post("/chat/completions", cast_to=object, body=self.request(messages, config))
+            except openai.APIStatusError as exc:
+                if exc.status_code in (400, 422) and config.n > 1 and "n" in shorten(exc.message).lower():
+                    message = f"{exc.status_code} from {self.name}: {shorten(exc.message)}"
+                    raise MultipleChoicesUnsupported(message) from None
+                raise
+        return self.completion(body)
+
+    def completion(self, body) -> Completion:
+        """A chat completion (its JSON, live or from a batch) as the wrapper's ``Completion``."""
+        choices = body.get("choices") if isinstance(body, dict) else None
+        if not choices:
             raise TransientError(f"{self.name}: malformed response without choices")
-        usage = response.usage
-        cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None) or 0
+        usage = body.get("usage") or {}
+        cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
         return Completion(
-            texts=[choice.message.content or "" for choice in response.choices],
-            usage=Usage(usage.prompt_tokens, usage.completion_tokens, cache_read_tokens=cached) if usage else Usage(),
-            model=response.model or self.model,
+            texts=[(choice.get("message") or {}).get("content") or "" for choice in choices],
+            usage=Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0, cache_read_tokens=cached),
+            model=body.get("model") or self.model,
         )
+
+    def batch_api(self):
+        from reviewer.models.openai_batch import OpenAIBatchAPI
+
+        return OpenAIBatchAPI(self)
 
     async def aclose(self) -> None:
         await self.client.close()

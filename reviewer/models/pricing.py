@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
 from reviewer.models.base import Usage
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
+#: The OpenAI Batch API and Anthropic's Message Batches charge half the list price.
+BATCH_DISCOUNT = 0.5
 
 
 @lru_cache(maxsize=1)
@@ -23,7 +26,8 @@ def model_prices(model: str) -> dict | None:
     return price_table().get(model.split("/", 1)[-1])
 
 
-def cost_usd(model: str, usage: Usage) -> float:
+def cost_usd(model: str, usage: Usage, *, batch: bool = False) -> float:
+    """USD for one call's usage; ``batch``: sent through the provider's batch API."""
     prices = model_prices(model)
     if prices is None:
         return 0.0
@@ -34,7 +38,17 @@ def cost_usd(model: str, usage: Usage) -> float:
         + usage.cache_write_tokens * prices.get("cache_write", prices["input"])
         + usage.output_tokens * prices["output"]
     )
-    return total / 1_000_000
+    return total / 1_000_000 * (BATCH_DISCOUNT if batch else 1.0)
+
+
+def total_cost(costs: Iterable[float | None]) -> float | None:
+    """The sum of several costs, None (unknown) as soon as one of them is unknown."""
+    total = 0.0
+    for cost in costs:
+        if cost is None:
+            return None
+        total += cost
+    return total
 
 
 def context_window(model: str, default: int) -> int:

@@ -1,5 +1,6 @@
 """The one wrapper every backend goes through: retries with backoff (honouring
-retry-after), a concurrency limit, the call cache, and token and cost accounting."""
+retry-after), an adaptive concurrency limit, the call cache, batch APIs, and token and cost
+accounting."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from reviewer.models.base import (
     MultipleChoicesUnsupported,
     Provider,
     ProviderError,
+    RateLimitError,
     Usage,
 )
 from reviewer.models.cache import CallCache, request_key
-from reviewer.models.pricing import cost_usd
+from reviewer.models.limit import AdaptiveLimit
+from reviewer.models.pricing import cost_usd, total_cost
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +31,11 @@ class ModelStats:
     calls: int = 0
     cached_calls: int = 0
     retries: int = 0
+    #: Ordinary rate limits (429) that lowered the concurrency.
+    throttled: int = 0
     usage: Usage = field(default_factory=Usage)
-    cost_usd: float = 0.0
+    #: None once any call had no known price.
+    cost_usd: float | None = 0.0
 
 
 class Model:
@@ -44,6 +50,7 @@ class Model:
         max_retries: int = 5,
         base_delay: float = 1.0,
         max_delay: float = 60.0,
+        batcher=None,
     ):
         self.provider = provider
         self.name = provider.name
@@ -55,12 +62,19 @@ class Model:
         # whose cached answers are the reason it failed.
         self.refresh_cache = refresh_cache
         self.stats = ModelStats()
-        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self.limit = AdaptiveLimit(max_concurrency)
+        #: A ``reviewer.models.batch.Batcher``: every call goes through the provider's batch API.
+        self.batcher = batcher
         self._n_refused = False
 
     @property
     def context_window(self) -> int:
         return self.provider.context_window
+
+    @property
+    def supports_n(self) -> bool:
+        """Whether one request returns several choices (else ``n`` separate calls)."""
+        return self.provider.supports_n and not self._n_refused
 
     def count_tokens(self, text: str) -> int:
         return self.provider.count_tokens(text)
@@ -72,21 +86,23 @@ class Model:
             if hit is not None:
                 self.stats.cached_calls += 1
                 return hit
-        if config.n > 1 and not (self.provider.supports_n and not self._n_refused):
-            completion = await self._separate_calls(messages, config)
+        if config.n > 1 and not self.supports_n:
+            completion = await self._separate_calls(key, messages, config)
         else:
             try:
-                completion = await self._call(messages, config)
+                completion = await self._call(key, messages, config)
             except MultipleChoicesUnsupported:
                 log.info("%s refused n=%d; making separate calls", self.name, config.n)
                 self._n_refused = True
-                completion = await self._separate_calls(messages, config)
+                completion = await self._separate_calls(key, messages, config)
         if self.cache is not None:
             self.cache.put(key, completion)
         return completion
 
-    async def _separate_calls(self, messages, config) -> Completion:
-        parts = await asyncio.gather(*(self._call(messages, config.with_n(1)) for _ in range(config.n)))
+    async def _separate_calls(self, key: str, messages, config) -> Completion:
+        parts = await asyncio.gather(
+            *(self._call(f"{key}:{part}", messages, config.with_n(1)) for part in range(config.n))
+        )
         usage = Usage()
         for part in parts:
             usage = usage + part.usage
@@ -94,31 +110,51 @@ class Model:
             texts=[text for part in parts for text in part.texts],
             usage=usage,
             model=parts[0].model,
-            cost_usd=sum(part.cost_usd for part in parts),
+            cost_usd=total_cost(part.cost_usd for part in parts),
             calls=sum(part.calls for part in parts),
         )
 
-    async def _call(self, messages, config) -> Completion:
+    async def _call(self, request_id: str, messages, config) -> Completion:
         attempt = 0
         while True:
             try:
-                async with self._semaphore:
-                    completion = await self.provider.generate(messages, config)
+                if self.batcher is not None:
+                    completion = await self.batcher.generate(f"{request_id}:{attempt}", messages, config)
+                else:
+                    completion = await self._live(messages, config)
             except ProviderError as exc:
                 if not exc.retryable or attempt >= self.max_retries:
                     raise
-                delay = self._delay(attempt, exc.retry_after)
-                log.warning("%s: %s; retry %d in %.1fs", self.name, exc, attempt + 1, delay)
                 self.stats.retries += 1
                 attempt += 1
-                await asyncio.sleep(delay)
+                if self.batcher is None:  # a batch retry goes out with the next batch anyway
+                    delay = self._delay(attempt - 1, exc.retry_after)
+                    log.warning("%s: %s; retry %d in %.1fs", self.name, exc, attempt, delay)
+                    await asyncio.sleep(delay)
                 continue
-            completion.cost_usd = cost_usd(self.name, completion.usage)
-            completion.calls = 1
-            self.stats.calls += 1
-            self.stats.usage = self.stats.usage + completion.usage
-            self.stats.cost_usd += completion.cost_usd
+            return self._account(completion)
+
+    async def _live(self, messages, config) -> Completion:
+        async with self.limit.slot() as ticket:
+            try:
+                completion = await self.provider.generate(messages, config)
+            except RateLimitError as exc:
+                self.stats.throttled += 1
+                self.limit.throttled(ticket, exc.retry_after)
+                raise
+            self.limit.succeeded(ticket)
+        return completion
+
+    def _account(self, completion: Completion) -> Completion:
+        if completion.cached:  # answered in an earlier session of a batch run: already paid for
+            self.stats.cached_calls += 1
             return completion
+        completion.cost_usd = cost_usd(self.name, completion.usage, batch=self.batcher is not None)
+        completion.calls = 1
+        self.stats.calls += 1
+        self.stats.usage = self.stats.usage + completion.usage
+        self.stats.cost_usd = total_cost([self.stats.cost_usd, completion.cost_usd])
+        return completion
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -127,6 +163,8 @@ class Model:
         return backoff * (0.5 + random.random() / 2)
 
     async def aclose(self) -> None:
+        if self.batcher is not None:
+            await self.batcher.aclose()
         await self.provider.aclose()
         if self.cache is not None:
             self.cache.close()

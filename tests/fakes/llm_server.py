@@ -11,8 +11,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable
+
+from fakes.loopback import LoopbackServer
 
 
 @dataclass
@@ -71,7 +73,7 @@ Responder = Callable[[SeenRequest], "str | list[str]"]
 
 
 @dataclass
-class FakeLLMServer:
+class FakeLLMServer(LoopbackServer):
     responder: Responder
     latency: float = 0.0
     reject_n: bool = False  # answer 400 to n > 1, as some OpenAI-compatible servers do
@@ -144,9 +146,7 @@ class FakeLLMServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._listen(Handler)
 
     @staticmethod
     def _payload(seen: SeenRequest, texts: list[str]) -> dict:
@@ -184,26 +184,3 @@ class FakeLLMServer:
                 "cache_read_input_tokens": 0,
             },
         }
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    @property
-    def openai_base_url(self) -> str:
-        return self.url + "/v1"
-
-    def start(self) -> "FakeLLMServer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()

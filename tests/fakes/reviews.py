@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -67,5 +68,17 @@ def scripted_reviewer(overalls=(6, 5, 7, 4, 8), done_at_round: int | None = 3):
             thought = "I am done" if done else "Sharpening the weaknesses."
             return answer(review_dict(5, Summary=f"Reflected in round {current}."), thought)
         return answer(review_dict(5))
+
+    return respond
+
+
+def distinct_reviewer(thought: str = "Sharpening the weaknesses.", padding: int = 0):
+    """A responder whose answers differ with the request (so no two papers share a meta-review
+    through the call cache), never "I am done", each ``padding`` characters longer."""
+
+    def respond(seen: SeenRequest):
+        tag = hashlib.sha256(seen.all_text.encode()).hexdigest()[:12]
+        review = review_dict(5, Summary=f"Review {tag} of the paper." + " More detail." * (padding // 13))
+        return [answer(review)] * seen.n if classify(seen) == "review" else answer(review, thought)
 
     return respond
