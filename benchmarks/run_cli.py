@@ -19,6 +19,7 @@ from rich.console import Console
 from corpus.dataset import TextMode
 from reviewer.cli_errors import EXIT_BUDGET, EXIT_QUOTA, fail, user_errors
 from reviewer.cli_options import ReviewOptions, with_review_options
+from reviewer.plan import dry_run_options
 
 RUNS_ROOT = Path("runs")
 #: Steps that go on beside the main thread's work (see where it is used).
@@ -90,6 +91,8 @@ def run(
     # Reading and hashing every paper of the split (the run's identity) waits on the disk and
     # hashes without the GIL: it goes on while the model's SDK is imported.
     fingerprint = None if dry_run else _BACKGROUND.submit(data.fingerprint)
+    if dry_run:
+        review = dry_run_options(review)
     reviewer = _build_reviewer(review, concurrency=concurrency, refresh_cache=retry_failed)
     if dry_run:
         _dry_run(reviewer, papers, load, batch=batch, as_json=as_json)

@@ -31,14 +31,14 @@ def review(
     """Review one paper with the NeurIPS form."""
     from corpus.paper import load_paper
     from reviewer.markdown import outcome_markdown
-    from reviewer.plan import run_plan
+    from reviewer.plan import dry_run_options, run_plan
 
     fmt = "json" if as_json else output_format or ("md" if sys.stdout.isatty() and output is None else "json")
     if fmt not in ("json", "md"):
         raise fail("--format must be json or md")
     try:
         loaded = load_paper(paper, max_pages=review.config.max_pages)
-        reviewer = review.build(concurrency=review.config.ensemble)
+        reviewer = (dry_run_options(review) if dry_run else review).build(concurrency=review.config.ensemble)
     except user_errors() as exc:
         raise fail(str(exc)) from None
     plan = run_plan(reviewer, [(loaded.paper_id, loaded.text)])

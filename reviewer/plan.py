@@ -12,6 +12,7 @@ expired). OpenAI caches prompts on its own, without a guarantee: not assumed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 
@@ -22,6 +23,16 @@ from reviewer.prompts import render
 
 #: Providers whose prompt cache the request marks itself (``ChatMessage.cache_prefix``).
 EXPLICIT_PROMPT_CACHE = {"anthropic"}
+#: A dry run builds the model's client but sends nothing: an address that cannot be reached
+#: stands in for the server, so that no API key is needed to see what reviewing would cost.
+DRY_RUN_URL = "http://dry-run.invalid"
+
+
+def dry_run_options(options):
+    """The reviewer options (``ReviewOptions``) for a dry run: the same, with no server needed."""
+    if options.config.base_url:
+        return options
+    return dataclasses.replace(options, config=options.config.model_copy(update={"base_url": DRY_RUN_URL}))
 
 
 @dataclass
@@ -122,6 +133,8 @@ class RunPlan:
         return total_cost(p.cost_usd for p in self.papers)
 
     def assumptions(self) -> str:
+        if not self.requests:
+            return "no model calls"
         repair = max((p.repair_cost_usd or 0.0 for p in self.papers), default=0.0)
         discounts = ["batch prices (half)"] if self.batch else []
         if self.model.split("/", 1)[0] in EXPLICIT_PROMPT_CACHE:

@@ -70,6 +70,9 @@ def test_review_dry_run_and_a_budget_below_the_ceiling_send_nothing(app, fake_ll
             "--reflections", "2"]
     dry = invoke(app, *args, "--dry-run", "--json")
     assert dry.exit_code == 0 and json.loads(dry.stdout)["requests"] == 3
+    keyless = invoke(app, "review", str(paper), "--model", "anthropic/claude-3-5-sonnet-20240620", "--dry-run",
+                     "--json")  # no key and no server: nothing is sent, so none is needed
+    assert keyless.exit_code == 0 and json.loads(keyless.stdout)["estimated_cost_usd"] > 0
     refused = invoke(app, *args, "--max-cost", "0.001")
     assert refused.exit_code == EXIT_BUDGET and "over the --max-cost" in refused.output
     assert server.requests == []
@@ -114,6 +117,16 @@ def test_an_exhausted_quota_stops_the_run_unretried_and_it_resumes(app, fake_llm
     resumed = invoke(app, *args)
     assert resumed.exit_code == 0, resumed.output
     assert len(read_records(tmp_path / "run")) == 3 and len(server.requests) == 4
+
+
+def test_review_stops_on_an_exhausted_quota_with_its_own_code(app, fake_llm, tmp_path):
+    server = fake_llm(distinct_reviewer())
+    server.faults.append(Fault(429, body=json.dumps(QUOTA_BODY)))
+    paper = tmp_path / "paper.txt"
+    paper.write_text("# A paper\n\nWe study things.\n")
+    result = invoke(app, "review", str(paper), "--model", MODEL, "--base-url", server.openai_base_url, "--json")
+    assert result.exit_code == EXIT_QUOTA and "quota is spent" in result.stderr
+    assert len(server.requests) == 1
 
 
 def test_quota_bodies_of_both_apis_are_told_from_rate_limits():

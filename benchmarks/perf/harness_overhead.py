@@ -126,13 +126,21 @@ def measure(args) -> None:
     try:
         for repetition in range(1, args.repeat + 1):
             with tempfile.TemporaryDirectory() as scratch:
-                lean = timed([sys.executable, __file__, "lean", "--base-url", server.openai_base_url,
-                              "--data-dir", str(args.data_dir), "--paper-ids", ids, *shape], env, server)
+                lean_command = [sys.executable, __file__, "lean", "--base-url", server.openai_base_url,
+                                "--data-dir", str(args.data_dir), "--paper-ids", ids, *shape]
+                harness_command = [sys.executable, "-m", "review_bench", "run", "iclr2022", "--data-dir",
+                                   str(args.data_dir), "--model", MODEL, "--base-url", server.openai_base_url,
+                                   "--fewshot", "1", "--limit", str(args.papers), "--run-dir",
+                                   str(Path(scratch) / "run"), *shape]
                 harness_env = {**env, "REVIEW_BENCH_CACHE_DIR": str(Path(scratch) / "cache")}
-                harness = timed([sys.executable, "-m", "review_bench", "run", "iclr2022", "--data-dir",
-                                 str(args.data_dir), "--model", MODEL, "--base-url", server.openai_base_url,
-                                 "--fewshot", "1", "--limit", str(args.papers), "--run-dir",
-                                 str(Path(scratch) / "run"), *shape], harness_env, server)
+                # Which client goes first alternates, so that a drift in the machine's load
+                # weighs on both alike.
+                if repetition % 2:
+                    lean = timed(lean_command, env, server)
+                    harness = timed(harness_command, harness_env, server)
+                else:
+                    harness = timed(harness_command, harness_env, server)
+                    lean = timed(lean_command, env, server)
             if harness.calls != lean.calls:
                 sys.exit(f"the clients made different calls: lean {lean.calls}, harness {harness.calls}")
             ideal = lean.calls * args.latency / args.concurrency
@@ -141,20 +149,21 @@ def measure(args) -> None:
                   f"{harness.line('harness', ideal)}\n  harness/lean {harness.wall / lean.wall:.3f}", flush=True)
     finally:
         server.stop()
-    print(f"median harness/lean over {len(ratios)} runs: {statistics.median(ratios):.3f}")
+    print(f"harness/lean over {len(ratios)} runs: median {statistics.median(ratios):.3f}, "
+          f"range {min(ratios):.3f}-{max(ratios):.3f}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", nargs="?", choices=["measure", "lean"], default="measure")
-    parser.add_argument("--data-dir", type=Path, default=os.environ.get("REVIEW_BENCH_DATA")
-                        or ROOT.parent / "shared" / "datasets", help="Default: $REVIEW_BENCH_DATA, else ../shared/datasets.")
+    parser.add_argument("--data-dir", type=Path, help="Default: $REVIEW_BENCH_DATA, else ../shared/datasets.",
+                        default=os.environ.get("REVIEW_BENCH_DATA") or ROOT.parent / "shared" / "datasets")
     parser.add_argument("--papers", type=int, default=96)
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--ensemble", type=int, default=5)
     parser.add_argument("--reflections", type=int, default=5)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--base-url")
     parser.add_argument("--paper-ids")
     args = parser.parse_args()
