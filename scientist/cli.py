@@ -46,6 +46,10 @@ def run(
         "--revise-experiments", help="Another experiment run before a revision: auto (when the review asks "
         "for one), always or never.")] = "auto",
     no_cache: NoCache = False,
+    gpu: Annotated[bool, typer.Option("--gpu", help="Let experiments use the NVIDIA GPUs (/dev/nvidia*).")] = False,
+    unsafe_no_sandbox: Annotated[bool, typer.Option(
+        "--unsafe-no-sandbox", help="Where bubblewrap cannot start, run the model-written experiments without "
+        "isolation, with your full access (recorded in the run).")] = False,
 ) -> None:
     """Generate ideas, run experiments in the sandbox, write papers, review and revise them."""
     import os
@@ -58,6 +62,7 @@ def run(
     from scientist.latex import TexMissingError
     from scientist.literature import LiteratureError
     from scientist.loop import Scientist, ScientistSettings
+    from scientist.sandbox import SandboxUnavailable
     from scientist.templates import TemplateError
 
     if coder not in ("aider", "builtin"):
@@ -71,7 +76,7 @@ def run(
         target=target, coder=coder, base_url=base_url, review_base_url=review_base_url or base_url,
         data_dir=str(data_dir or os.environ.get("REVIEW_BENCH_DATA") or "") or None, literature=literature,
         run_timeout_s=run_timeout, max_runs=max_runs, check_novelty=not no_novelty, use_cache=not no_cache,
-        revise_experiments=revise_experiments,
+        revise_experiments=revise_experiments, gpu=gpu, unsafe_no_sandbox=unsafe_no_sandbox,
     )
     status: dict[str, str] = {}
     console = Console(stderr=True)
@@ -84,6 +89,7 @@ def run(
 
     try:
         scientist = Scientist(settings)
+        typer.echo(scientist.sandbox.isolation.describe())
         with Live(table(), console=console, refresh_per_second=4) as live:
             def progress(idea: str, message: str) -> None:
                 status[idea] = message
@@ -91,7 +97,7 @@ def run(
 
             scientist.progress = progress
             states = asyncio.run(scientist.run())
-    except (*user_errors(), TemplateError, CoderError, LiteratureError, TexMissingError) as exc:
+    except (*user_errors(), TemplateError, CoderError, LiteratureError, TexMissingError, SandboxUnavailable) as exc:
         raise fail(str(exc)) from None
     for state in states:
         scores = [r.overall for r in state.rounds]

@@ -24,7 +24,7 @@ from scientist.ideas import Archive, Idea, check_novelty, generate_idea
 from scientist.literature import LiteratureMode, make_literature
 from scientist.llm import render
 from scientist.revision import ReviseExperiments, bullets, requested_experiment
-from scientist.sandbox import Sandbox, SandboxLimits
+from scientist.sandbox import Isolation, Sandbox, SandboxLimits
 from scientist.templates import load_template
 from scientist.writeup import WriteupStage
 
@@ -55,6 +55,9 @@ class ScientistSettings:
     max_pages: int = 8
     use_cache: bool = True
     revise_experiments: ReviseExperiments = "auto"
+    gpu: bool = False
+    #: Run experiments without the sandbox where bubblewrap cannot start (recorded in each idea's state).
+    unsafe_no_sandbox: bool = False
 
 
 class RoundRecord(BaseModel):
@@ -77,6 +80,8 @@ class IdeaState(BaseModel):
     rounds: list[RoundRecord] = Field(default_factory=list)
     timings_s: dict[str, float] = Field(default_factory=dict)
     skipped: str | None = None
+    #: What held this idea's experiment runs (one entry per distinct sandbox, e.g. across resumes).
+    isolation: list[Isolation] = Field(default_factory=list)
 
     @classmethod
     def load(cls, folder: Path, name: str) -> "IdeaState":
@@ -98,7 +103,8 @@ class Scientist:
         self.template = load_template(s.template)
         self.model = create_model(s.model, base_url=s.base_url, use_cache=s.use_cache)
         self.literature = make_literature(s.literature, s.data_dir)
-        self.sandbox = Sandbox(SandboxLimits(timeout_s=s.run_timeout_s), data_dir=s.data_dir)
+        self.sandbox = Sandbox(SandboxLimits(timeout_s=s.run_timeout_s), data_dir=s.data_dir, gpu=s.gpu,
+                               unsafe_no_sandbox=s.unsafe_no_sandbox)
         s.out.mkdir(parents=True, exist_ok=True)
         self.archive = Archive(s.out / "ideas.json", self.template.seed_ideas)
 
@@ -154,12 +160,15 @@ class Scientist:
         if not state.novel:
             state.skipped = "not novel"
 
-    def _experiment_stage(self, idea: Idea, folder: Path, say) -> ExperimentStage:
+    def _experiment_stage(self, idea: Idea, folder: Path, state: IdeaState, say) -> ExperimentStage:
+        if self.sandbox.isolation not in state.isolation:
+            state.isolation.append(self.sandbox.isolation)
+            state.save(folder)
         return ExperimentStage(idea_dir=folder, idea=idea, sandbox=self.sandbox, coder_for=self._coder_for(folder),
                                max_runs=self.settings.max_runs, max_fixes=self.settings.max_fixes, log=say)
 
     async def _experiments(self, idea: Idea, folder: Path, state: IdeaState, say) -> None:
-        report = await self._experiment_stage(idea, folder, say).run()
+        report = await self._experiment_stage(idea, folder, state, say).run()
         if not report.successful_runs:
             state.skipped = "no experiment run succeeded"
 
@@ -186,7 +195,7 @@ class Scientist:
                 extra_run = None
                 if number > 0:
                     say(f"revising for round {number}")
-                    extra_run = await self._revise(idea, folder, state.rounds[-1], writer, coder, say)
+                    extra_run = await self._revise(idea, folder, state, writer, coder, say)
                 say(f"review round {number}")
                 record = await self._review_round(reviewer, writer.tex, folder / "rounds" / f"round_{number}")
                 record.experiment_run = extra_run
@@ -199,16 +208,17 @@ class Scientist:
         finally:
             await reviewer.aclose()
 
-    async def _revise(self, idea: Idea, folder: Path, previous: RoundRecord, writer: WriteupStage, coder: Coder,
+    async def _revise(self, idea: Idea, folder: Path, state: IdeaState, writer: WriteupStage, coder: Coder,
                       say) -> int | None:
-        """Another experiment run where the review asks for one, then the LaTeX revision; the run's number."""
+        """Another experiment run where the last review asks for one, then the LaTeX revision; the run's number."""
+        previous = state.rounds[-1]
         feedback = {"weaknesses": bullets(previous.weaknesses), "questions": bullets(previous.questions)}
         plan = await requested_experiment(self.model, self.template.system, notes=(folder / "notes.txt").read_text(),
                                           mode=self.settings.revise_experiments, **feedback)
         record = None
         if plan is not None:
             say("running the experiment the review asked for")
-            record = await self._experiment_stage(idea, folder, say).revision_run(
+            record = await self._experiment_stage(idea, folder, state, say).revision_run(
                 render("experiment_revision", plan=plan, **feedback))
             writer.copy_figures()
         new_run = (f"Run {record.run} was made for this review (status {record.status}); report its results."

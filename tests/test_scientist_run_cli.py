@@ -29,12 +29,16 @@ def test_scientist_run_writes_the_run_folder_and_resumes(tmp_path, fake_llm, sha
     result = CliRunner().invoke(build_app(), command)
     assert result.exit_code == 0, result.output
     assert "higher_lr: Overall by round [3, 5]" in result.output
+    (isolation_line,) = [line for line in result.output.splitlines() if line.startswith("sandbox: ")]
+    assert isolation_line.startswith("sandbox: bubblewrap, namespaces user, pid, net, ipc")
     cost = float(re.search(r"total cost \$([\d.]+)", result.output).group(1))
     assert cost > 0
 
     idea_dir = out / IDEA["Name"]
     state = json.loads((idea_dir / "state.json").read_text())
     assert state["done"] == ["novelty", "experiments", "writeup", "review"] and state["skipped"] is None
+    (isolation,) = state["isolation"]  # the run record says what held the experiments
+    assert (isolation["mechanism"], isolation["network"], isolation["timeout_s"]) == ("bubblewrap", "none", 60)
     round0, round1 = state["rounds"]
     assert SEED_WEAKNESS in round0["weaknesses"] and round1["experiment_run"] == 2
     for number in (0, 1):
@@ -60,6 +64,15 @@ def test_scientist_run_writes_the_run_folder_and_resumes(tmp_path, fake_llm, sha
     assert again.exit_code == 0, again.output
     assert len(server.requests) == calls
     assert "higher_lr: Overall by round [3, 5]" in again.output
+
+
+def test_scientist_run_refuses_to_run_experiments_without_a_sandbox(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap
+    command = ["scientist", "run", "--template", "diffusion_2d", "--out", str(tmp_path / "run"), "--model", MODEL,
+               "--review-model", MODEL, "--base-url", "http://127.0.0.1:9/v1"]
+    result = CliRunner().invoke(build_app(), command)
+    assert result.exit_code == 2 and "the experiment sandbox cannot start (bwrap is not installed" in result.output
+    assert "--unsafe-no-sandbox" in result.output and "Traceback" not in result.output
 
 
 def test_scientist_run_rejects_a_bad_revise_experiments_value(tmp_path):
