@@ -134,6 +134,9 @@ def test_requests_follow_the_facts(monkeypatch):
     assert "temperature" not in o4 and "max_tokens" not in o4
     gpt4o = OpenAIProvider("openai/gpt-4o", "gpt-4o").request(messages, GenerateConfig(reasoning_effort="high"))
     assert gpt4o["temperature"] == 0.75 and "reasoning_effort" not in gpt4o
+    original = OpenAIProvider("openai/gpt-4o-2024-05-13", "gpt-4o-2024-05-13")
+    assert original.request(messages, GenerateConfig(max_tokens=8000))["max_completion_tokens"] == 4096
+    assert any(note.startswith("max_tokens 8000 capped at 4096") for note in original.notes())
     sonnet = AnthropicProvider("anthropic/claude-sonnet-4-5", "claude-sonnet-4-5")
     thinking = sonnet.request(messages, GenerateConfig(reasoning_effort="low"))
     assert thinking["thinking"] == {"type": "enabled", "budget_tokens": 2048} and thinking["max_tokens"] == 4096 + 2048

@@ -76,6 +76,9 @@ class RequestParameters:
 
     def answer_tokens(self, config: GenerateConfig, effort: str | None) -> int:
         """The answer limit: the configured answer plus room for reasoning, within the model's output."""
+        if self.max_output and config.max_tokens > self.max_output:
+            self.note(f"max_tokens {config.max_tokens} capped at {self.max_output}, the most {self.name} writes "
+                      f"(facts: {self.source})")
         limit = config.max_tokens
         if effort is not None or self.thinks_by_default:
             limit += THINKING_TOKENS[effort or DEFAULT_EFFORT]
