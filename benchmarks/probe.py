@@ -29,7 +29,8 @@ from benchmarks.store import RunStoreError, read_manifest, read_records
 from corpus.abstract import abstract_of, title_of
 from corpus.dataset import MANIFEST_DIR, Dataset, HumanLabel, paper_loader
 from corpus.paper import PaperInputError
-from reviewer.models.base import ChatMessage, GenerateConfig, ProviderError
+from reviewer.models.base import ChatMessage, GenerateConfig, ProviderError, Usage
+from reviewer.models.pricing import add_costs
 from reviewer.parsing import ReviewParseError, extract_json, validation_summary
 from reviewer.pipeline import _Tally as CallTally  # usage and cost of the calls, cache hits free
 from reviewer.prompts import render, templates_fingerprint
@@ -63,7 +64,8 @@ class ProbeRecord(BaseModel):
     continuation: str = ""
     rouge_l: float | None = None
     usage: dict = Field(default_factory=dict)
-    cost_usd: float = 0.0
+    #: None ("unknown") when the model's price is not known.
+    cost_usd: float | None = 0.0
     calls: int = 0
     failure: dict | None = None
 
@@ -184,11 +186,17 @@ async def probe_paper(model, item: ProbeItem, venue: str) -> ProbeRecord:
 
 
 def request_estimate(model, items: list[ProbeItem], venue: str) -> dict:
-    """Requests, input tokens and the most output tokens the probe can spend (before repairs)."""
-    prompts = [m.content for item in items for m in (*title_messages(item, venue), *continuation_messages(item, venue))]
-    output = sum(TITLE_CONFIG.max_tokens + continuation_config(item).max_tokens for item in items)
-    return {"requests": 2 * len(items), "input_tokens": sum(model.count_tokens(p) for p in prompts),
-            "max_output_tokens": output}
+    """Requests, input tokens, the most output tokens the probe can spend and their most cost
+    (None when the price is unknown), before repairs and cache hits."""
+    requests = [
+        Usage(sum(model.count_tokens(m.content) for m in messages), config.max_tokens)
+        for item in items
+        for messages, config in ((title_messages(item, venue), TITLE_CONFIG),
+                                 (continuation_messages(item, venue), continuation_config(item)))
+    ]
+    return {"requests": len(requests), "input_tokens": sum(u.input_tokens for u in requests),
+            "max_output_tokens": sum(u.output_tokens for u in requests),
+            "max_cost_usd": add_costs(model.provider.cost_usd(usage) for usage in requests)}
 
 
 # ---- ROUGE-L --------------------------------------------------------------------------------
@@ -273,7 +281,7 @@ def probe_metrics(records: list[ProbeRecord]) -> dict:
         **overlap,
         "ci": {**decisions_ci, **overlap_ci},
         "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "level": 0.95},
-        "cost_usd": sum(r.cost_usd for r in records),
+        "cost_usd": add_costs(r.cost_usd for r in records),
     }
 
 

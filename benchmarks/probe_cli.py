@@ -43,8 +43,7 @@ def probe(
     and to continue the first half of its abstract; score decision recall and ROUGE-L overlap."""
     from benchmarks.probe import probe_items, request_estimate, venue_name
     from corpus.dataset import load_benchmark, load_folder
-    from reviewer.models.base import Usage
-    from reviewer.models.pricing import cost_usd
+    from reviewer.models.pricing import format_cost
     from reviewer.models.registry import canonical_name, create_model
 
     try:
@@ -59,10 +58,9 @@ def probe(
     for line in skipped:
         err.print(f"skipped {line}")
     estimate = request_estimate(wrapped, items, venue)
-    most = cost_usd(name, Usage(estimate["input_tokens"], estimate["max_output_tokens"]))
     err.print(f"probe of {name} on {data.name} {split}: {len(items)} papers, {estimate['requests']} requests, "
               f"about {estimate['input_tokens']:,} input tokens and at most {estimate['max_output_tokens']:,} output "
-              f"tokens: at most ${most:.4f} (cached answers cost nothing)")
+              f"tokens: at most {format_cost(estimate['max_cost_usd'])} (cached answers cost nothing)")
     if dry_run:
         asyncio.run(wrapped.aclose())
         return
@@ -137,9 +135,11 @@ def _run(store, items, model, venue: str, concurrency: int) -> None:
     try:
         asyncio.run(go())
     except KeyboardInterrupt:
+        store.add_notes(model.notes)
         store.finish("interrupted")
         err.print(f"interrupted: probed papers are kept in {store.run_dir}; the same command resumes")
         raise typer.Exit(130) from None
+    store.add_notes(model.notes)
     store.finish("complete")
     _, records = read_probe(store.run_dir)
     metrics = probe_metrics(records)
@@ -149,6 +149,8 @@ def _run(store, items, model, venue: str, concurrency: int) -> None:
 
 def print_probe(metrics: dict, probe_dir: Path) -> None:
     from rich.table import Table
+
+    from reviewer.models.pricing import format_cost
 
     def cell(key: str) -> str:
         value, interval = metrics.get(key), metrics["ci"].get(key)
@@ -171,5 +173,5 @@ def print_probe(metrics: dict, probe_dir: Path) -> None:
     for row in rows:
         table.add_row(*row)
     Console().print(table)
-    Console().print(f"{metrics['n_scored']} papers scored, {metrics['n_failed']} failed, cost ${metrics['cost_usd']:.4f}",
-                    highlight=False)
+    Console().print(f"{metrics['n_scored']} papers scored, {metrics['n_failed']} failed, cost "
+                    f"{format_cost(metrics['cost_usd'])}", highlight=False)
