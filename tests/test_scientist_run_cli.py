@@ -91,6 +91,8 @@ def test_scientist_run_rejects_a_bad_revise_experiments_value(tmp_path):
 
 
 def test_the_review_model_does_not_inherit_the_writers_base_url(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
     import scientist.loop
 
     seen = []
@@ -99,6 +101,7 @@ def test_the_review_model_does_not_inherit_the_writers_base_url(tmp_path, monkey
         def __init__(self, settings):
             seen.append(settings)
             self.cost_usd = 0.0
+            self.sandbox = SimpleNamespace(isolation=SimpleNamespace(describe=lambda: "sandbox: recorded"))
 
         async def run(self):
             return []
