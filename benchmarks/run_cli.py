@@ -19,6 +19,7 @@ from rich.console import Console
 from corpus.dataset import TextMode
 from reviewer.cli_errors import EXIT_BUDGET, EXIT_QUOTA, fail, user_errors
 from reviewer.cli_options import ReviewOptions, with_review_options
+from reviewer.models.pricing import format_cost
 from reviewer.plan import dry_run_options
 
 RUNS_ROOT = Path("runs")
@@ -49,6 +50,9 @@ def run(
     text: Annotated[TextMode, typer.Option("--text", help="blind: leakage removed; raw: the texts as served.")] = "blind",
     body_only: Annotated[bool, typer.Option("--body-only", help="With --text blind: keep only the body.")] = False,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Review a fixed subset of N papers.")] = None,
+    length_matched: Annotated[bool, typer.Option(
+        "--length-matched", help="Review the fixed subset in which accepted and rejected papers are equally long "
+        "(pairs matched on text length; with --limit N, the first N/2 pairs).")] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="Papers, and model calls, in flight.")] = 8,
     run_dir: Annotated[Optional[Path], typer.Option(
         help="Default: the unfinished runs/*-<config hash> of this command, else a new one.")] = None,
@@ -85,9 +89,10 @@ def run(
     try:
         data = load_folder(dataset, split) if dataset else load_benchmark(benchmark or "iclr2022", split, data_dir)
         load = paper_loader(text, body_only=body_only, max_pages=config.max_pages)
+        text_mode = data.text_mode(text) + ("-body-only" if body_only else "")
+        papers, subset = _papers(data, text_mode, limit, length_matched, config.max_pages)
     except DatasetError as exc:
         raise fail(str(exc)) from None
-    papers = data.subset(limit)
     # Reading and hashing every paper of the split (the run's identity) waits on the disk and
     # hashes without the GIL: it goes on while the model's SDK is imported.
     fingerprint = None if dry_run else _BACKGROUND.submit(data.fingerprint)
@@ -98,9 +103,8 @@ def run(
         _dry_run(reviewer, papers, load, batch=batch, as_json=as_json)
         return
     _check_cost_options(reviewer, max_cost=max_cost, batch=batch)
-    text_mode = data.text_mode(text) + ("-body-only" if body_only else "")
     manifest = _manifest(config, data, fingerprint.result(), text_mode=text_mode, n_papers=len(papers),
-                         limit=limit, blinded=text == "blind")
+                         limit=limit, blinded=text == "blind", subset=subset)
     try:
         store = RunStore.open(run_dir or _default_run_dir(manifest), manifest, allow_code_change=allow_code_change)
     except RunStoreError as exc:
@@ -116,6 +120,19 @@ def run(
          batcher=_batcher(reviewer, store.run_dir, poll=batch_poll) if batch else None)
 
 
+def _papers(data, text_mode: str, limit: int | None, length_matched: bool, max_pages: int | None):
+    """The papers to review, and the subset's record when it is length-matched."""
+    if not length_matched:
+        return data.subset(limit), None
+    from benchmarks.lengths import length_matched as matched, text_lengths
+
+    papers, subset = matched(data.papers, text_lengths(data, text_mode, max_pages),
+                             pairs=None if limit is None else max(1, limit // 2))
+    auc = "–" if subset.length_auc is None else f"{subset.length_auc:.3f}"
+    err.print(f"length-matched subset: {subset.description}; length-only AUC on it {auc}")
+    return papers, subset
+
+
 def _build_reviewer(review: ReviewOptions, **options):
     try:
         return review.build(**options)
@@ -126,7 +143,7 @@ def _build_reviewer(review: ReviewOptions, **options):
 
 
 def _manifest(config, data, fingerprint: str, *, text_mode: str, n_papers: int, limit: int | None,
-              blinded: bool):
+              blinded: bool, subset=None):
     from benchmarks.records import CodeIdentity, DatasetInfo, RunManifest
     from corpus.blind import rules_fingerprint
     from corpus.dataset import check_manifest
@@ -143,7 +160,7 @@ def _manifest(config, data, fingerprint: str, *, text_mode: str, n_papers: int, 
         dataset=DatasetInfo(
             name=data.name,
             split=data.split,
-            path=str(data.folder),
+            path=str(data.folder.resolve()),
             fingerprint=fingerprint,
             n_papers=n_papers,
             text_mode=text_mode,
@@ -153,6 +170,7 @@ def _manifest(config, data, fingerprint: str, *, text_mode: str, n_papers: int, 
                           blinding=rules_fingerprint() if blinded else ""),
         git_revision=_git_revision(),
         limit=limit,
+        subset=subset,
         notes=notes,
     )
 
@@ -198,11 +216,13 @@ def _run(store, papers, reviewer, load, *, concurrency: int, retry_failed: bool,
         summary = asyncio.run(run_papers(papers, reviewer, store, load, concurrency=concurrency,
                                          retry_failed=retry_failed, console=err, budget=budget, batcher=batcher))
     except KeyboardInterrupt:
+        _record_notes(store, reviewer)
         store.finish("interrupted")
         err.print(f"interrupted: finished papers are kept in {store.run_dir}; resume with:\n  {command}")
         raise typer.Exit(130) from None
+    _record_notes(store, reviewer)
     done = summary.skipped + summary.reviewed
-    cost = "unknown" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
+    cost = format_cost(summary.cost_usd)
     if summary.stopped is not None:
         store.finish(summary.stopped)
         what = ("stopped at the budget" if summary.stopped == "budget" else "stopped: the provider's quota is spent")
@@ -264,9 +284,8 @@ def _check_cost_options(reviewer, *, max_cost: float | None, batch: bool) -> Non
         raise fail("--batch needs an openai/ or anthropic/ model (a provider with a batch API)")
     if max_cost is not None and llm is not None:
         from reviewer.models.base import Usage
-        from reviewer.models.pricing import cost_usd
 
-        if cost_usd(llm.model.name, Usage(1, 1)) is None:
+        if llm.model.provider.cost_usd(Usage(1, 1)) is None:
             asyncio.run(reviewer.aclose())
             raise fail(f"--max-cost needs a price for {llm.model.name}, which has none known: --price sets one")
 
@@ -310,6 +329,11 @@ def _batcher(reviewer, run_dir: Path, *, poll: float):
     model = _llm(reviewer).model
     model.batcher = Batcher(model.provider.batch_api(), BatchJournal(run_dir / BATCH_JOURNAL), poll_interval=poll)
     return model.batcher
+
+
+def _record_notes(store, reviewer) -> None:
+    """The model's notes in the manifest: who priced the calls, parameters not applied or dropped."""
+    store.add_notes(reviewer.notes)
 
 
 def _report_metrics(run_dir: Path) -> None:

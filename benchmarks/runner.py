@@ -24,7 +24,7 @@ from benchmarks.store import RunStore
 from corpus.dataset import DatasetPaper, PaperLoader
 from corpus.paper import Paper, PaperInputError
 from reviewer.models.base import QuotaExhausted
-from reviewer.models.pricing import total_cost
+from reviewer.models.pricing import add_costs, format_cost
 from reviewer.outcome import PaperReviewer, ReviewFailure
 
 Stop = Literal["budget", "quota"]
@@ -37,8 +37,7 @@ class SessionSummary:
     skipped: int = 0
     reviewed: int = 0
     failed: int = 0
-    #: Cost of every record of these papers, including earlier sessions of the run; None
-    #: when some call had no known price.
+    #: Cost of every record of these papers, including earlier sessions of the run (None: unknown).
     cost_usd: float | None = 0.0
     wall_s: float = 0.0
     #: Why the session ended before every paper was reviewed, and the details in one line.
@@ -87,7 +86,7 @@ async def run_papers(
         total=len(papers),
         skipped=len(done),
         failed=sum(not r.ok for r in earlier if r.paper_id in done),
-        cost_usd=total_cost(r.cost_usd for r in earlier),
+        cost_usd=add_costs(r.cost_usd for r in earlier),
     )
     started = time.perf_counter()
     progress = Progress(
@@ -112,8 +111,7 @@ async def run_papers(
     sys.setswitchinterval(min(switch_interval, 0.001))
 
     def detail() -> str:
-        cost = "cost unknown" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
-        return f"{cost}  failed {summary.failed}"
+        return f"{format_cost(summary.cost_usd)}  failed {summary.failed}"
 
     async def worker(prefetch: _Prefetch, task_id) -> None:
         while summary.stopped is None:
@@ -141,7 +139,7 @@ async def run_papers(
             await loop.run_in_executor(writer, store.append, record)
             summary.reviewed += 1
             summary.failed += not record.ok
-            summary.cost_usd = total_cost([summary.cost_usd, record.cost_usd])
+            summary.cost_usd = add_costs((summary.cost_usd, record.cost_usd))
             progress.update(task_id, advance=1, detail=detail())
 
     try:
@@ -222,7 +220,7 @@ async def _review(item: DatasetPaper, paper: Paper, reviewer: PaperReviewer) -> 
         raise
     except Exception as exc:  # a reviewer bug must not lose the rest of the run
         return _failure(item, "internal", f"{type(exc).__name__}: {exc}")
-    return record_from_outcome(outcome, item.human)
+    return record_from_outcome(outcome, item.human, text_chars=len(paper.text))
 
 
 def _failure(item: DatasetPaper, kind: str, message: str) -> PaperRecord:

@@ -18,8 +18,10 @@ app = typer.Typer(
 # Each module defines ``register(app)`` and adds its commands or sub-apps.
 COMMAND_MODULES = [
     "reviewer.cli",
+    "reviewer.models.cli",
     "benchmarks.run_cli",
     "benchmarks.score_cli",
+    "benchmarks.probe_cli",
     "benchmarks.data_cli",
     "benchmarks.download_cli",
     "finetune.cli",
@@ -36,7 +38,7 @@ def build_app(command: str | None = None) -> typer.Typer:
         importlib.import_module(name).register(app)
         # (A Typer app of one command would run it without its name: keep at least two.)
         names = {info.name for info in app.registered_commands}
-        if command in names and len(names) > 1:
+        if command is not None and command in names and len(names) > 1:
             break
     return app
 
@@ -45,10 +47,12 @@ def configure_logging() -> None:
     """Our own progress notes (retries, training) on stderr; other libraries only warn."""
     import logging
 
+    from rich.console import Console
     from rich.logging import RichHandler
 
+    # On stderr: stdout carries the commands' output (a review as JSON).
     logging.basicConfig(level=logging.WARNING, format="%(message)s",
-                        handlers=[RichHandler(show_time=False, show_path=False)])
+                        handlers=[RichHandler(console=Console(stderr=True), show_time=False, show_path=False)])
     for package in ("reviewer", "benchmarks", "scientist", "finetune"):
         logging.getLogger(package).setLevel(logging.INFO)
 

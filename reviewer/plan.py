@@ -16,8 +16,8 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
-from reviewer.models.base import Usage
-from reviewer.models.pricing import cost_usd, total_cost
+from reviewer.models.base import GenerateConfig, Usage
+from reviewer.models.pricing import add_costs
 from reviewer.pipeline import REFLECTION_ANSWER_TOKENS, TEMPLATE_TOKENS_PER_MESSAGE, ContextTooSmall, LLMReviewer
 from reviewer.prompts import render
 
@@ -66,6 +66,7 @@ def plan_review(reviewer: LLMReviewer, paper_id: str, paper_text: str, *, batch:
 
     answer = min(config.max_tokens, REFLECTION_ANSWER_TOKENS)
     turn = answer + TEMPLATE_TOKENS_PER_MESSAGE
+    written = answer + reasoning_tokens(reviewer)  # reasoning is paid as output, never sent back
     prompt = sum(tokens(m.content) for m in messages)
     explicit_cache = model.name.split("/", 1)[0] in EXPLICIT_PROMPT_CACHE
     # The marked prefix (system and paper) is written by the ensemble's calls, sent together,
@@ -75,12 +76,12 @@ def plan_review(reviewer: LLMReviewer, paper_id: str, paper_text: str, *, batch:
                   cache_write_tokens=prompt if explicit_cache and batch else 0)
 
     k = config.ensemble
-    calls = [_with(first, output=k * answer)] if k > 1 and model.supports_n else [_with(first, output=answer)] * k
+    calls = [_with(first, output=k * written)] if k > 1 and model.supports_n else [_with(first, output=written)] * k
     if k > 1:
         skeleton = tokens(render("meta_system")) + tokens(render("meta_request", form=reviewer.form, count=k,
                                                                    reviews=""))
         member = model.count_tokens(render("meta_member", index=k, count=k, review="")) + answer
-        calls.append(Usage(skeleton + k * member, answer))
+        calls.append(Usage(skeleton + k * member, written))
         opening = tokens(render("start_from_meta", review="")) + answer
     else:
         opening = turn
@@ -88,9 +89,9 @@ def plan_review(reviewer: LLMReviewer, paper_id: str, paper_text: str, *, batch:
     rounds = config.reflections
     for current in range(2, rounds + 1):
         history += tokens(render("reflection", current_round=current, num_reflections=rounds))
-        calls.append(_with(later, extra_input=history, output=answer))
+        calls.append(_with(later, extra_input=history, output=written))
         history += turn
-    repair = _with(later, extra_input=history + tokens(render("repair", error="x" * 300)), output=answer)
+    repair = _with(later, extra_input=history + tokens(render("repair", error="x" * 300)), output=written)
 
     usage = Usage()
     for call in calls:
@@ -99,9 +100,19 @@ def plan_review(reviewer: LLMReviewer, paper_id: str, paper_text: str, *, batch:
         paper_id,
         requests=len(calls),
         usage=usage,
-        cost_usd=total_cost(cost_usd(model.name, call, batch=batch) for call in calls),
-        repair_cost_usd=cost_usd(model.name, repair, batch=batch),
+        cost_usd=add_costs(model.provider.cost_usd(call, batch=batch) for call in calls),
+        repair_cost_usd=model.provider.cost_usd(repair, batch=batch),
     )
+
+
+def reasoning_tokens(reviewer: LLMReviewer) -> int:
+    """The room for reasoning a model is given on top of each answer (0 for one that does not reason)."""
+    parameters = reviewer.model.provider.parameters
+    if parameters is None:
+        return 0
+    config = GenerateConfig(max_tokens=reviewer.config.max_tokens, reasoning_effort=reviewer.config.reasoning_effort)
+    effort = config.reasoning_effort if parameters.effort is not None else None
+    return max(0, parameters.answer_tokens(config, effort) - config.max_tokens)
 
 
 def _with(base: Usage, *, extra_input: int = 0, output: int) -> Usage:
@@ -116,6 +127,8 @@ class RunPlan:
     papers: list[PaperPlan]
     answer_tokens: int
     batch: bool = False
+    #: Reasoning tokens assumed on top of each answer.
+    reasoning_tokens: int = 0
 
     @property
     def requests(self) -> int:
@@ -130,7 +143,7 @@ class RunPlan:
 
     @property
     def cost_usd(self) -> float | None:
-        return total_cost(p.cost_usd for p in self.papers)
+        return add_costs(p.cost_usd for p in self.papers)
 
     def assumptions(self) -> str:
         if not self.requests:
@@ -140,7 +153,8 @@ class RunPlan:
         if self.model.split("/", 1)[0] in EXPLICIT_PROMPT_CACHE:
             discounts.append("prompt cache written by each call" if self.batch else
                              "prompt cache written by the ensemble, read by the reflections")
-        return (f"ceiling: every reflection round, answers of {self.answer_tokens} tokens, no repair turns "
+        reasoning = f" (+{self.reasoning_tokens} of reasoning)" if self.reasoning_tokens else ""
+        return (f"ceiling: every reflection round, answers of {self.answer_tokens} tokens{reasoning}, no repair turns "
                 f"(one adds up to ${repair:.4f})" + (f"; {', '.join(discounts)}" if discounts else ""))
 
     def to_json(self) -> dict:
@@ -183,7 +197,7 @@ def run_plan(reviewer, papers: list[tuple[str, str]], *, batch: bool = False) ->
         return RunPlan(name, [PaperPlan(pid) for pid, _ in papers], 0, batch)
     answer = min(reviewer.config.max_tokens, REFLECTION_ANSWER_TOKENS)
     return RunPlan(reviewer.model.name, [plan_review(reviewer, pid, text, batch=batch) for pid, text in papers],
-                   answer, batch)
+                   answer, batch, reasoning_tokens(reviewer))
 
 
 def _rounded(cost: float | None) -> float | None:

@@ -7,7 +7,8 @@ import anthropic
 
 from reviewer.models.base import ChatMessage, Completion, GenerateConfig, TransientError
 from reviewer.models.batch import BatchState
-from reviewer.models.http_errors import error_for_status, sdk_errors, shorten
+from reviewer.models.http_errors import error_for_status, shorten
+from reviewer.models.rejections import sdk_errors
 
 #: The HTTP status each error type stands for when it arrives inside a batch's results.
 ERROR_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
@@ -25,10 +26,7 @@ class AnthropicBatchAPI:
         self.client = provider.client
 
     def line(self, custom_id: str, messages: list[ChatMessage], config: GenerateConfig) -> dict:
-        params = self.provider.request(messages, config)
-        # Arguments the SDK passes as extra_body are plain fields of a batch request.
-        params.update(params.pop("extra_body", None) or {})
-        return {"custom_id": custom_id, "params": params}
+        return {"custom_id": custom_id, "params": self.provider.request(messages, config)}
 
     async def submit(self, lines: list[dict]) -> str:
         with sdk_errors(anthropic, self.provider.name):

@@ -18,7 +18,9 @@ from reviewer.models.base import ChatMessage, Completion, GenerateConfig, Usage
 def request_key(identity: dict, messages: list[ChatMessage], config: GenerateConfig) -> str:
     """sha256 over everything that decides the answer. Each text is hashed once (a paper's
     prompt recurs in every call of its conversation), and as it is, not JSON-escaped."""
-    digest = hashlib.sha256(json.dumps({"identity": identity, "config": asdict(config)}, sort_keys=True).encode())
+    # Unset options (None) are left out, so adding one keeps the keys of earlier calls.
+    settings = {name: value for name, value in asdict(config).items() if value is not None}
+    digest = hashlib.sha256(json.dumps({"identity": identity, "config": settings}, sort_keys=True).encode())
     for message in messages:
         digest.update(f"\0{message.role}\0{int(message.cache_prefix)}\0".encode() + _text_digest(message.content))
     return digest.hexdigest()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import email.utils
-import json
 import time
-from contextlib import contextmanager
 
 from reviewer.models.base import FatalError, ProviderError, QuotaExhausted, RateLimitError, TransientError
 
@@ -61,17 +59,3 @@ def shorten(text: str, limit: int = 300) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[:limit] + "..."
 
-
-@contextmanager
-def sdk_errors(sdk, name: str):
-    """The vendor SDK's exceptions (``openai`` and ``anthropic`` share their shapes) as the
-    wrapper's errors, for every call a provider makes."""
-    try:
-        yield
-    except sdk.APIStatusError as exc:
-        message = f"{exc.status_code} from {name}: {shorten(exc.message)}"
-        raise error_for_status(exc.status_code, message, exc.response.headers, exc.body) from None
-    except (sdk.APITimeoutError, sdk.APIConnectionError) as exc:
-        raise TransientError(f"{name}: {type(exc).__name__}: {exc}") from None
-    except (sdk.APIResponseValidationError, json.JSONDecodeError) as exc:
-        raise TransientError(f"{name}: malformed response: {shorten(str(exc))}") from None

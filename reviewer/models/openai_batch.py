@@ -9,7 +9,8 @@ import openai
 
 from reviewer.models.base import ChatMessage, Completion, FatalError, GenerateConfig, TransientError
 from reviewer.models.batch import BatchState
-from reviewer.models.http_errors import error_for_status, sdk_errors, shorten
+from reviewer.models.http_errors import error_for_status, shorten
+from reviewer.models.rejections import sdk_errors
 
 ENDPOINT = "/v1/chat/completions"
 ENDED = {"completed", "failed", "expired", "cancelled"}

@@ -1,9 +1,10 @@
-"""OpenAI chat completions, and every OpenAI-compatible server (vLLM, Ollama, DeepSeek,
+"""OpenAI chat completions, and every OpenAI-compatible server (vLLM, Ollama, DeepSeek, Gemini,
 OpenRouter) through a base URL."""
 
 from __future__ import annotations
 
 import os
+from urllib.parse import urlparse
 
 from reviewer.models.base import (
     ChatMessage,
@@ -11,20 +12,28 @@ from reviewer.models.base import (
     FatalError,
     GenerateConfig,
     MissingDependencyError,
-    MultipleChoicesUnsupported,
     Provider,
     TransientError,
     Usage,
 )
-from reviewer.models.http_errors import sdk_errors, shorten
-from reviewer.models.pricing import context_window
+from reviewer.models.model_facts import Api, model_facts
+from reviewer.models.parameters import request_parameters
+from reviewer.models.rejections import sdk_errors
+
+OPENAI_HOST = "api.openai.com"
+DEFAULT_CONTEXT = 128_000
+
+
+def openai_api(base_url: str | None) -> Api:
+    """OpenAI's own API (no base URL means the SDK's default, OpenAI), or another server speaking its dialect."""
+    return "openai" if base_url is None or urlparse(base_url).hostname == OPENAI_HOST else "openai-compatible"
 
 
 class OpenAIProvider(Provider):
     supports_n = True
 
     def __init__(self, name: str, model: str, *, base_url: str | None = None, api_key: str | None = None,
-                 timeout: float = 600.0):
+                 timeout: float = 600.0, catalogue: str | None = "openai"):
         try:
             import openai
         except ImportError:
@@ -36,33 +45,32 @@ class OpenAIProvider(Provider):
         # A local server needs no key, but the SDK insists on one.
         key = api_key or os.environ.get("OPENAI_API_KEY") or "no-key-needed"
         self.client = openai.AsyncOpenAI(api_key=key, base_url=self.base_url, max_retries=0, timeout=timeout)
-        self.context_window = context_window(model, 128_000)
+        facts = model_facts(catalogue, model)
+        self.parameters = request_parameters(name, facts, openai_api(self.base_url))
+        self.context_window = facts.context or DEFAULT_CONTEXT
 
     def cache_identity(self) -> dict:
         return {"name": self.name, "base_url": self.base_url}
 
     def request(self, messages: list[ChatMessage], config: GenerateConfig) -> dict:
-        """The chat-completions body for one request (live, or one line of a batch)."""
-        return {
-            "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "temperature": config.temperature,
-            "max_tokens": config.max_tokens,
-            "n": config.n,
-        }
+        """The chat-completions request for ``config``, in the parameters this model takes."""
+        p = self.parameters
+        effort = p.effort_for(config, ("reasoning_effort",))
+        request = {"model": self.model, "messages": [{"role": m.role, "content": m.content} for m in messages],
+                   "n": config.n, p.token_limit: p.answer_tokens(config, effort)}
+        temperature = p.temperature_for(config)
+        if temperature is not None:
+            request["temperature"] = temperature
+        if effort is not None:
+            request["reasoning_effort"] = effort
+        return p.apply_drops(request)
 
     async def generate(self, messages: list[ChatMessage], config: GenerateConfig) -> Completion:
-        openai = self._openai
-        with sdk_errors(openai, self.name):
-            try:
-                # A plain POST answered as plain JSON, not chat.completions.create: walking the body
-                # and the answer through the SDK's types costs milliseconds a call, on the event loop.
-                body = await self.client.post("/chat/completions", cast_to=object, body=self.request(messages, config))
-            except openai.APIStatusError as exc:
-                if exc.status_code in (400, 422) and config.n > 1 and "n" in shorten(exc.message).lower():
-                    message = f"{exc.status_code} from {self.name}: {shorten(exc.message)}"
-                    raise MultipleChoicesUnsupported(message) from None
-                raise
+        request = self.request(messages, config)
+        with sdk_errors(self._openai, self.name, request):
+            # A plain POST answered as plain JSON, not chat.completions.create: walking the body and
+            # the answer through the SDK's types costs milliseconds a call, on the event loop.
+            body = await self.client.post("/chat/completions", cast_to=object, body=request)
         return self.completion(body)
 
     def completion(self, body) -> Completion:

@@ -17,11 +17,12 @@ from reviewer.models.base import (
     Provider,
     ProviderError,
     RateLimitError,
+    UnsupportedParameter,
     Usage,
 )
 from reviewer.models.cache import CallCache, request_key
 from reviewer.models.limit import AdaptiveLimit
-from reviewer.models.pricing import cost_usd, total_cost
+from reviewer.models.pricing import add_costs
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class ModelStats:
     #: Ordinary rate limits (429) that lowered the concurrency.
     throttled: int = 0
     usage: Usage = field(default_factory=Usage)
-    #: None once any call had no known price.
+    #: None once any call's price is unknown.
     cost_usd: float | None = 0.0
 
 
@@ -79,6 +80,11 @@ class Model:
     def count_tokens(self, text: str) -> int:
         return self.provider.count_tokens(text)
 
+    @property
+    def notes(self) -> list[str]:
+        """For the run's record: who priced the calls, parameters not applied or dropped."""
+        return self.provider.notes()
+
     async def generate(self, messages: list[ChatMessage], config: GenerateConfig) -> Completion:
         key = request_key(self.provider.cache_identity(), messages, config)
         if self.cache is not None and not self.refresh_cache:
@@ -110,18 +116,25 @@ class Model:
             texts=[text for part in parts for text in part.texts],
             usage=usage,
             model=parts[0].model,
-            cost_usd=total_cost(part.cost_usd for part in parts),
+            cost_usd=add_costs(part.cost_usd for part in parts),
             calls=sum(part.calls for part in parts),
         )
 
     async def _call(self, request_id: str, messages, config) -> Completion:
         attempt = 0
+        refused: set[str] = set()
         while True:
             try:
                 if self.batcher is not None:
                     completion = await self.batcher.generate(f"{request_id}:{attempt}", messages, config)
                 else:
                     completion = await self._live(messages, config)
+            except UnsupportedParameter as exc:  # drop it and try once more; the provider notes the drop
+                if exc.parameter in refused or not self.provider.drop_parameter(exc):
+                    raise
+                log.warning("%s: %s; dropping %s and asking again", self.name, exc, exc.parameter)
+                refused.add(exc.parameter)
+                continue
             except ProviderError as exc:
                 if not exc.retryable or attempt >= self.max_retries:
                     raise
@@ -149,11 +162,11 @@ class Model:
         if completion.cached:  # answered in an earlier session of a batch run: already paid for
             self.stats.cached_calls += 1
             return completion
-        completion.cost_usd = cost_usd(self.name, completion.usage, batch=self.batcher is not None)
+        completion.cost_usd = self.provider.cost_usd(completion.usage, batch=self.batcher is not None)
         completion.calls = 1
         self.stats.calls += 1
         self.stats.usage = self.stats.usage + completion.usage
-        self.stats.cost_usd = total_cost([self.stats.cost_usd, completion.cost_usd])
+        self.stats.cost_usd = add_costs((self.stats.cost_usd, completion.cost_usd))
         return completion
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
