@@ -9,7 +9,6 @@ without recording the papers it interrupted; both leave a run the same command r
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -105,10 +104,6 @@ async def run_papers(
         concurrency = len(todo)
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="records")
     loop = asyncio.get_running_loop()
-    # The event loop gives up the GIL at every send and poll and must get it back from the
-    # threads that read papers or import modules: let them hold it for 1 ms at a time, not 5.
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch_interval, 0.001))
 
     def detail() -> str:
         return f"{format_cost(summary.cost_usd)}  failed {summary.failed}"
@@ -155,7 +150,6 @@ async def run_papers(
             finally:
                 prefetch.cancel()
     finally:
-        sys.setswitchinterval(switch_interval)
         writer.shutdown(wait=True)
         summary.wall_s = time.perf_counter() - started
         await reviewer.aclose()
