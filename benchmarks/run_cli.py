@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
-import importlib
 import shlex
 import subprocess
 import sys
@@ -205,7 +205,7 @@ def _run(store, papers, reviewer, load, *, concurrency: int, retry_failed: bool,
     from benchmarks.runner import run_papers
 
     err.print(f"run dir: {store.run_dir}")
-    _import_in_background("benchmarks.metrics", "benchmarks.report")  # for the end, while the run waits on the model
+    _prepare_scoring(store.manifest)
     command = shlex.join(["review-bench", *sys.argv[1:]])
     if resume_hint is not None:
         command += f" --run-dir {shlex.quote(str(resume_hint))}"
@@ -242,14 +242,21 @@ def _run(store, papers, reviewer, load, *, concurrency: int, retry_failed: bool,
     gc.freeze()  # and the scoring modules imported during the run
 
 
-def _import_in_background(*modules: str) -> None:
-    """Import what the end of the run needs (the scoring's numpy and scipy) while it waits on the model."""
+def _prepare_scoring(manifest) -> None:
+    """What the scoring at the end needs, done while the run waits on the model: importing numpy
+    and scipy, and measuring the train split's texts for the length baseline (cached on disk)."""
 
-    def load() -> None:
-        for name in modules:
-            importlib.import_module(name)
+    def prepare() -> None:
+        import benchmarks.report  # noqa: F401 (with benchmarks.metrics)
+        from benchmarks.lengths import dataset_folder, train_threshold
+        from corpus.dataset import DatasetError
 
-    _BACKGROUND.submit(load)
+        folder = dataset_folder(manifest)
+        if folder is not None and manifest.dataset.split != "train":
+            with contextlib.suppress(DatasetError, OSError):
+                train_threshold(folder, manifest.dataset.text_mode, manifest.config.get("max_pages"))
+
+    _BACKGROUND.submit(prepare)
 
 
 def _llm(reviewer):
