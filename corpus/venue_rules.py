@@ -96,8 +96,8 @@ class VenueLines:
     literals: tuple[str, ...]
 
 
-_NEURIPS_TRACKS = ("Track on Datasets and Benchmarks", "Datasets and Benchmarks Track", "Track on Evaluations and "
-                   "Datasets", "Position Paper Track", "Creative AI Track")
+_NEURIPS_TRACKS = ("Track on Datasets and Benchmarks", "Datasets and Benchmarks Track",
+                   "Track on Evaluations and Datasets", "Position Paper Track", "Creative AI Track")
 _CONFERENCE_PAPER = _phrase("(?:published|under", "review)", "as", "a", "conference", "paper", "at")
 VENUE_LINES: dict[str, VenueLines] = {
     "iclr": VenueLines(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from benchmarks.leakage.audit import audit_cues, collect_cues
 from benchmarks.leakage.dress import dress_dataset
-from corpus.dataset import load_benchmark, load_folder, load_card
+from corpus.dataset import load_benchmark, load_card, load_folder
 
 LINES = ("submission_notice", "camera_ready_notice", "anonymous_placeholder")
 

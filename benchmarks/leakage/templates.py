@@ -70,8 +70,8 @@ def template(family: str, year: int) -> VenueTemplate:
             camera_ready_notice=f"Proceedings of the {_ordinal(year - 1983)} International Conference on Machine "
                                 f"Learning, {place}. PMLR {volume}, {year}. Copyright {year} by the author(s).",
             anonymous_authors=("Anonymous Authors1",
-                               "1Anonymous Institution, Anonymous City, Anonymous Region, Anonymous Country. "
-                               "Correspondence to: Anonymous Author <anon.email@domain.com>."),
+                               ("1Anonymous Institution, Anonymous City, Anonymous Region, Anonymous Country. "
+                                "Correspondence to: Anonymous Author <anon.email@domain.com>.")),
             acknowledgments="Acknowledgements",
         )
     if family == "tmlr":

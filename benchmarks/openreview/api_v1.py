@@ -33,7 +33,7 @@ class V1Source:
         while True:
             notes = self.transport.call(
                 f"list {venue.submission_invitation}",
-                lambda: self.client.get_notes(
+                lambda offset=offset: self.client.get_notes(
                     invitation=venue.submission_invitation, details="directReplies", limit=PAGE_SIZE, offset=offset
                 ),
             )

@@ -52,7 +52,7 @@ class V2Source:
             offset += len(notes)
             if offset >= total or len(notes) < PAGE_SIZE:
                 return
-            notes = self.transport.call(what, lambda: self.client.get_notes(
+            notes = self.transport.call(what, lambda offset=offset: self.client.get_notes(
                 invitation=venue.submission_invitation, details="replies", limit=PAGE_SIZE, offset=offset))
 
     def pdf_revisions(self, paper_id: str) -> list[Revision]:

@@ -25,8 +25,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from benchmarks.openreview.dataset_writer import add_leakage_audit, write_dataset
 from benchmarks.openreview.records import Submission, parse_submission
-from benchmarks.openreview.splits import assign_splits, stratified_pick
 from benchmarks.openreview.sources import Revision, Source
+from benchmarks.openreview.splits import assign_splits, stratified_pick
 from benchmarks.openreview.transport import DownloadError, PaperUnavailable, Unreachable
 from benchmarks.openreview.venues import Venue
 from corpus.files import atomic_write

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from benchmarks.openreview.venues import SUB_SCORE_FIELDS, Venue, leading_number
+from benchmarks.openreview.venues import SUB_SCORE_FIELDS, Venue
 
 #: A paper's state after the venue decided (None before, or when the notes do not say).
 STATUSES = ("accepted", "rejected", "withdrawn", "desk_rejected")
@@ -27,9 +27,9 @@ def reply_invitations(reply: dict) -> list[str]:
 
 
 def replied_by(reply: dict, name: str) -> bool:
-    """A reply posted through a ``.../-/<name>`` invitation (``Official_Review``, ``Decision``)."""
-    return any(invitation.endswith(f"/-/{name}") or invitation.endswith(f"/{name}")
-               for invitation in reply_invitations(reply))
+    """A reply posted through a ``.../-/<name>`` invitation (``Official_Review``, ``Decision``; API v1
+    also ``.../-/Paper7/Meta_Review``)."""
+    return any(invitation.endswith(f"/{name}") for invitation in reply_invitations(reply))
 
 
 def posted_at(note: dict) -> int | None:

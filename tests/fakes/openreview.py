@@ -24,6 +24,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -207,6 +208,14 @@ def _value(**fields) -> dict:
     return {key: {"value": value} for key, value in fields.items()}
 
 
+def _reply(paper_id: str, group: str, venue_id: str, suffix: str, name: str, signature: str, at: int,
+           replyto: str | None = None, **content) -> dict:
+    """A note replying in ``paper_id``'s forum through ``<group>/-/<name>``."""
+    return {"id": f"{paper_id}{suffix}", "forum": paper_id, "replyto": replyto or paper_id,
+            "invitations": [f"{group}/-/{name}", f"{venue_id}/-/Edit"], "signatures": [signature],
+            "readers": ["everyone"], "cdate": at, "tcdate": at, "tmdate": at, "content": _value(**content)}
+
+
 def paper_text(title: str, topic: str, version: str, accepted_view: bool, seed: int) -> str:
     """A paper's PDF text as the ICLR 2025 template prints it: the running header, the
     anonymous author block (or authors in the camera-ready version), abstract and sections."""
@@ -239,11 +248,7 @@ def iclr2025_venue(papers: int = 24, *, venue_id: str = "ICLR.cc/2025/Conference
         status = "withdrawn" if number % 11 == 0 else "desk_rejected" if number % 13 == 0 else \
             "undecided" if number == papers else ("accepted" if decision.startswith("Accept") else "rejected")
         submitted = SUBMITTED - rng.randint(1, 20) * DAY
-        def reply(suffix: str, name: str, signature: str, at: int, replyto: str = paper_id, **content) -> dict:
-            return {"id": f"{paper_id}{suffix}", "forum": paper_id, "replyto": replyto,
-                    "invitations": [f"{group}/-/{name}", f"{venue_id}/-/Edit"], "signatures": [signature],
-                    "readers": ["everyone"], "cdate": at, "tcdate": at, "tmdate": at, "content": _value(**content)}
-
+        reply = partial(_reply, paper_id, group, venue_id)
         replies = []
         if status != "desk_rejected":
             for reviewer in range(3 + number % 2):
