@@ -35,7 +35,7 @@ from corpus.cues import (
 )
 from corpus.dataset import CARD_FILE, Dataset, paper_loader
 from corpus.files import atomic_write, files_fingerprint
-from corpus.venue_rules import GENERIC, BlindProfile, late_citation_patterns, remove_margin_numbers, remove_venue_lines
+from corpus.venue_rules import GENERIC, BlindProfile, mask_late_citations, remove_margin_numbers, remove_venue_lines
 
 URL_TOKEN = "[URL]"
 #: An acknowledgments or statement section without a following heading ends after this many characters.
@@ -67,8 +67,7 @@ def blind_text(text: str, body_only: bool = False, profile: BlindProfile = GENER
     text = _cut(text, [span for kind in code_statements(text) for span in kind])
     text = SUPPLEMENTARY.sub(_appendix, text)
     if profile.deadline is not None:
-        late_arxiv, late_year = late_citation_patterns(profile.deadline)
-        text = late_year.sub("20XX", late_arxiv.sub("XXXX.XXXXX", text))
+        text = mask_late_citations(text, profile.deadline)
     return _BLANK_RUNS_RE.sub("\n\n", text).strip() + "\n"
 
 

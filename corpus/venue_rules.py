@@ -174,11 +174,46 @@ def venue_lines(profile: BlindProfile) -> list[VenueLines]:
 
 def remove_venue_lines(text: str, profile: BlindProfile) -> str:
     lowered = text.lower()
-    for lines in venue_lines(profile):
-        if any(literal in lowered for literal in lines.literals):
-            for pattern in lines.patterns:
-                text = pattern.sub("", text)
-    return text
+    windows = _windows(lowered, [literal for lines in venue_lines(profile) for literal in lines.literals])
+    if not windows:
+        return text
+    rules = [pattern for lines in venue_lines(profile) for pattern in lines.patterns]
+    pieces, done = [], 0
+    for start, end in windows:
+        window = text[start:end]
+        for pattern in rules:
+            window = pattern.sub("", window)
+        pieces += [text[done:start], window]
+        done = end
+    return "".join(pieces) + text[done:]
+
+
+#: Lines around a literal that a wrapped notice can span.
+_WINDOW_LINES = 4
+
+
+def _windows(lowered: str, literals: list[str]) -> list[tuple[int, int]]:
+    """Whole-line spans around each occurrence of a literal, merged: only they can hold a notice,
+    so the rules run on them instead of the whole text (a notice's regex cannot use a literal
+    prefix to skip ahead, being anchored at a line start)."""
+    spans = []
+    for literal in literals:
+        found = lowered.find(literal)
+        while found != -1:
+            start = end = found
+            for _ in range(_WINDOW_LINES):
+                start = max(lowered.rfind("\n", 0, max(start - 1, 0)), -1) + 1 if start > 0 else 0
+                next_break = lowered.find("\n", end + 1)
+                end = len(lowered) if next_break == -1 else next_break
+            spans.append((start, end))
+            found = lowered.find(literal, found + len(literal))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def is_venue_line(line: str) -> bool:
@@ -196,9 +231,11 @@ _MARGIN_NUMBERS_RE = re.compile(r"^[ \t]*\d{3}(?:[ \t]+\d{3}){0,5}[ \t]*$\n?", r
 _MIN_ZERO_PADDED = 3
 
 
+_ZERO_PADDED_RE = re.compile(r"\n[ \t]*(0\d\d)(?=[ \t]*\n|[ \t]+\d{3}\b)")
+
+
 def remove_margin_numbers(text: str) -> str:
-    lines = _MARGIN_NUMBERS_RE.findall(text)
-    if len({token for line in lines for token in line.split() if token[0] == "0"}) < _MIN_ZERO_PADDED:
+    if len(set(_ZERO_PADDED_RE.findall(text))) < _MIN_ZERO_PADDED:
         return text
     return _MARGIN_NUMBERS_RE.sub("", text)
 
@@ -209,20 +246,31 @@ def remove_margin_numbers(text: str) -> str:
 _LATE_YEARS = 9
 
 
+#: An arXiv id's number part; the four digits (year and month) before the dot are read in code.
+_ARXIV_TAIL_RE = re.compile(r"(?<=\d{4})\.\d{4,5}(?:v\d+)?(?!\d)")
+
+
 @lru_cache(maxsize=16)
-def late_citation_patterns(deadline: date) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """(arXiv ids from the deadline's month on, years after the deadline's year): camera-ready
-    versions cite them, submissions cannot. The look-behinds follow the first character so
-    that the regex engine can scan for it fast."""
-    months = [
-        f"{year % 100:02d}{month:02d}"
-        for year in range(deadline.year, deadline.year + _LATE_YEARS + 1)
-        for month in range(1, 13)
-        if (year, month) >= (deadline.year, deadline.month)
-    ]
-    arxiv = re.compile(
-        r"(?:" + "|".join(f"{m[0]}(?<![\\d.]{m[0]}){m[1:]}" for m in months) + r")\.\d{4,5}(?:v\d+)?(?!\d)"
-    )
+def _late_year_pattern(deadline: date) -> re.Pattern[str]:
+    """Years after the deadline's; the look-behind follows the first character so that the
+    regex engine can scan for it fast."""
     years = "|".join(str(year)[2:] for year in range(deadline.year + 1, deadline.year + _LATE_YEARS + 1))
-    year = re.compile(rf"20(?<![\d.,]20)(?:{years})[a-z]?(?![\d]|\.\d|,\d)")
-    return arxiv, year
+    return re.compile(rf"20(?<![\d.,]20)(?:{years})[a-z]?(?![\d]|\.\d|,\d)")
+
+
+def mask_late_citations(text: str, deadline: date) -> str:
+    """arXiv ids from the deadline's month on become XXXX.XXXXX and later years 20XX: camera-ready
+    versions cite them, submissions cannot."""
+    first = (deadline.year % 100, deadline.month)
+    last = (deadline.year + _LATE_YEARS) % 100
+    pieces, done = [], 0
+    for match in _ARXIV_TAIL_RE.finditer(text):
+        start = match.start() - 4
+        if start > 0 and (text[start - 1].isdigit() or text[start - 1] == "."):
+            continue
+        year, month = int(text[start:start + 2]), int(text[start + 2:match.start()])
+        if 1 <= month <= 12 and first <= (year, month) and year <= last:
+            pieces += [text[done:start], "XXXX.XXXXX"]
+            done = match.end()
+    text = "".join(pieces) + text[done:]
+    return _late_year_pattern(deadline).sub("20XX", text)
