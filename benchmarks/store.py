@@ -17,7 +17,9 @@ from typing import Literal
 from pydantic import ValidationError
 
 from benchmarks.records import PaperRecord, RunManifest
+from benchmarks.transcript_file import TranscriptWriter, cut_unreferenced, read_transcript as read_transcript_at
 from corpus.files import atomic_write
+from reviewer.transcript import Transcript
 
 RunStatus = Literal["complete", "interrupted"]
 MANIFEST = "manifest.json"
@@ -54,6 +56,13 @@ def read_records(run_dir: str | Path) -> list[PaperRecord]:
     return list(latest.values())
 
 
+def read_transcript(run_dir: str | Path, record: PaperRecord) -> Transcript | None:
+    """The record's transcript, from the run's transcripts file; None when it has none."""
+    if record.transcript is not None or record.transcript_at is None:
+        return record.transcript
+    return read_transcript_at(run_dir, record.transcript_at)
+
+
 def _complete_bytes(path: Path) -> bytes:
     """The file up to its last newline: a line without one was cut by a kill."""
     data = path.read_bytes()
@@ -76,6 +85,7 @@ class RunStore:
         self.manifest = manifest
         self._lock_fd = lock_fd
         self._records_fd = os.open(run_dir / RECORDS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._transcripts = TranscriptWriter(run_dir)
 
     @classmethod
     def open(cls, run_dir: str | Path, manifest: RunManifest, *, allow_code_change: bool = False) -> RunStore:
@@ -94,6 +104,7 @@ class RunStore:
             else:
                 manifest = manifest.model_copy(update={"started_at": manifest.started_at or utc_now()})
             _cut_truncated_tail(run_dir / RECORDS)
+            cut_unreferenced(run_dir, _transcripts_end(run_dir / RECORDS))
             store = cls(run_dir, manifest.model_copy(update={"status": "running", "finished_at": None}), lock_fd)
             store._write_manifest()
         except BaseException:
@@ -109,6 +120,10 @@ class RunStore:
         return {r.paper_id for r in self.records() if r.ok or not retry_failed}
 
     def append(self, record: PaperRecord) -> None:
+        """Write the record durably, its transcript first (the line points at it)."""
+        if record.transcript is not None:
+            record = record.model_copy(
+                update={"transcript_at": self._transcripts.append(record.paper_id, record.transcript)})
         line = memoryview(record.model_dump_json().encode() + b"\n")
         while line:  # O_APPEND, one writer: a short write just continues where it stopped
             line = line[os.write(self._records_fd, line):]
@@ -123,6 +138,7 @@ class RunStore:
     def close(self) -> None:
         if self._records_fd >= 0:
             os.close(self._records_fd)
+            self._transcripts.close()
             os.close(self._lock_fd)
             self._records_fd = self._lock_fd = -1
 
@@ -177,6 +193,14 @@ def _resume(run_dir: Path, old: RunManifest, new: RunManifest, allow_code_change
     return new.model_copy(update={"started_at": old.started_at, "notes": notes})
 
 
+def _transcripts_end(records: Path) -> int:
+    """Where the last transcript any record line points at ends (superseded lines too)."""
+    if not records.exists():
+        return 0
+    return max((r.transcript_at.end for r in _parse_lines(records, _complete_bytes(records)) if r.transcript_at),
+               default=0)
+
+
 def _cut_truncated_tail(path: Path) -> None:
     if not path.exists():
         return
@@ -186,7 +210,6 @@ def _cut_truncated_tail(path: Path) -> None:
             handle.truncate(keep)
             handle.flush()
             os.fsync(handle.fileno())
-
 
 
 def find_unfinished(runs_root: Path, manifest: RunManifest) -> Path | None:

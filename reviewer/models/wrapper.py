@@ -81,6 +81,7 @@ class Model:
                 log.info("%s refused n=%d; making separate calls", self.name, config.n)
                 self._n_refused = True
                 completion = await self._separate_calls(messages, config)
+                completion.retries += 1  # the refused request
         if self.cache is not None:
             self.cache.put(key, completion)
         return completion
@@ -96,6 +97,7 @@ class Model:
             model=parts[0].model,
             cost_usd=sum(part.cost_usd for part in parts),
             calls=sum(part.calls for part in parts),
+            retries=sum(part.retries for part in parts),
         )
 
     async def _call(self, messages, config) -> Completion:
@@ -106,6 +108,7 @@ class Model:
                     completion = await self.provider.generate(messages, config)
             except ProviderError as exc:
                 if not exc.retryable or attempt >= self.max_retries:
+                    exc.attempts = attempt + 1
                     raise
                 delay = self._delay(attempt, exc.retry_after)
                 log.warning("%s: %s; retry %d in %.1fs", self.name, exc, attempt + 1, delay)
@@ -115,6 +118,7 @@ class Model:
                 continue
             completion.cost_usd = cost_usd(self.name, completion.usage)
             completion.calls = 1
+            completion.retries = attempt
             self.stats.calls += 1
             self.stats.usage = self.stats.usage + completion.usage
             self.stats.cost_usd += completion.cost_usd
