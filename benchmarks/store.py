@@ -17,7 +17,8 @@ from typing import Literal
 from pydantic import ValidationError
 
 from benchmarks.records import PaperRecord, RunManifest
-from benchmarks.transcript_file import TranscriptWriter, cut_unreferenced, read_transcript as read_transcript_at
+from benchmarks.transcript_file import TranscriptWriter, cut_unreferenced
+from benchmarks.transcript_file import read_transcript as read_transcript_at
 from corpus.files import atomic_write
 from reviewer.transcript import Transcript
 

@@ -45,7 +45,7 @@ class TranscriptFileError(Exception):
 class TranscriptWriter:
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
-        self._fd = os.open(run_dir / TRANSCRIPTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fd = -1  # opened with the first transcript: a run without any has no file
 
     def append(self, paper_id: str, transcript: Transcript) -> TranscriptLocation:
         """Write the transcript durably; returns where it is, for the record."""
@@ -59,6 +59,8 @@ class TranscriptWriter:
         ]})
         line = json.dumps({"paper_id": paper_id, "transcript": stored.model_dump(mode="json")}) + "\n"
         member = gzip.compress(line.encode(), compresslevel=6, mtime=0)
+        if self._fd < 0:
+            self._fd = os.open(self.run_dir / TRANSCRIPTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         offset = os.fstat(self._fd).st_size  # one writer: the end is where O_APPEND writes
         data = memoryview(member)
         while data:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from fakes.llm_server import Fault
-from fakes.reviews import answer, classify, review_dict, scripted_reviewer
+from fakes.reviews import one_member_never_parses, scripted_reviewer
 from helpers_review import PAPER, review_with
 
 from benchmarks.records import DatasetInfo, PaperRecord, RunManifest, record_from_outcome
@@ -60,14 +60,7 @@ def test_every_call_in_order_with_its_step_messages_answers_and_cost(fake_llm, s
 
 
 def test_repairs_say_which_answer_they_fix_and_why(fake_llm):
-    def respond(seen):
-        kind = classify(seen)
-        if kind == "review":
-            return [answer(review_dict(8)), "garbage", answer(review_dict(4))]
-        if kind == "repair":
-            return "still garbage"
-        return answer(review_dict(5))
-    server = fake_llm(respond)
+    server = fake_llm(one_member_never_parses)
     transcript = review_with(server, ensemble=3, repair_attempts=2).transcript
     steps = [(c.step, c.repair_of, c.attempt) for c in transcript.calls]
     assert steps[0] == ("draft", None, None)

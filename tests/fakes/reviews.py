@@ -74,3 +74,14 @@ def scripted_reviewer(overalls=(6, 5, 7, 4, 8), done_at_round: int | None = 3, t
         return answer(review_dict(5, **summary(seen, review_dict()["Summary"])))
 
     return respond
+
+
+def one_member_never_parses(seen: SeenRequest):
+    """Three drafts (Overall 8, garbage, 4) whose garbage stays garbage when repaired; every
+    other request gets a valid review."""
+    kind = classify(seen)
+    if kind == "review":
+        return [answer(review_dict(8)), "garbage", answer(review_dict(4))]
+    if kind == "repair":
+        return "still garbage"
+    return answer(review_dict(5))
