@@ -228,7 +228,7 @@ class LLMReviewer:
             try:
                 return _Candidate(parse_review(text), text)
             except ReviewParseError as exc:
-                session.recorder.parsed(origin, exc)
+                session.recorder.parse_failed(origin, exc)
                 if repairs >= self.config.repair_attempts:
                     return None
                 repairs += 1

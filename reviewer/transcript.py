@@ -121,8 +121,8 @@ def block_id(text: str) -> str:
 
 
 class TranscriptRecorder:
-    """Builds a transcript while a review runs: the pipeline reports each call and each
-    parse; messages are pooled as they arrive."""
+    """Builds a transcript while a review runs: the pipeline reports each call and each answer
+    that did not parse; messages are pooled as they arrive."""
 
     def __init__(self, model: str):
         self.model = model
@@ -141,7 +141,7 @@ class TranscriptRecorder:
 
     def completed(self, started: float, messages: list[ChatMessage], config: GenerateConfig,
                   completion: Completion, **role) -> int:
-        """Record a call that answered; returns its index for ``parsed``."""
+        """Record a call that answered; returns its index (``AnswerRef.call``)."""
         call = self._call(started, messages, config, role)
         call.answers = [Answer(message=self._message("assistant", text)) for text in completion.texts]
         call.usage = completion.usage.to_dict()
@@ -158,8 +158,8 @@ class TranscriptRecorder:
         call.failed_requests = error.attempts
         self._append(call)
 
-    def parsed(self, ref: AnswerRef, error: Exception | None) -> None:
-        self.transcript.calls[ref.call].answers[ref.answer].parse_error = str(error) if error else None
+    def parse_failed(self, ref: AnswerRef, error: Exception) -> None:
+        self.transcript.calls[ref.call].answers[ref.answer].parse_error = str(error)
 
     def _call(self, started: float, messages: list[ChatMessage], config: GenerateConfig, role: dict) -> ModelCall:
         return ModelCall(
