@@ -68,7 +68,8 @@ class PaperRecord(BaseModel):
     overall_mean: float | None = None
     human: HumanLabel | None = None
     usage: dict = Field(default_factory=dict)
-    cost_usd: float = 0.0
+    #: None ("unknown") when the model's price was not known.
+    cost_usd: float | None = 0.0
     calls: int = 0
     latency_s: float = 0.0
     failure: dict | None = None  # {"kind": ..., "message": ...}

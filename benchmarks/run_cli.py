@@ -16,6 +16,7 @@ from rich.console import Console
 from corpus.dataset import TextMode
 from reviewer.cli_errors import fail, user_errors
 from reviewer.cli_options import ReviewOptions, with_review_options
+from reviewer.models.pricing import format_cost
 
 RUNS_ROOT = Path("runs")
 NO_MODEL_HELP = (
@@ -154,18 +155,25 @@ def _run(store, papers, reviewer, load, *, concurrency: int, retry_failed: bool,
             run_papers(papers, reviewer, store, load, concurrency=concurrency, retry_failed=retry_failed, console=err)
         )
     except KeyboardInterrupt:
+        _record_notes(store, reviewer)
         store.finish("interrupted")
         command = shlex.join(["review-bench", *sys.argv[1:]])
         if resume_hint is not None:
             command += f" --run-dir {shlex.quote(str(resume_hint))}"
         err.print(f"interrupted: finished papers are kept in {store.run_dir}; resume with:\n  {command}")
         raise typer.Exit(130) from None
+    _record_notes(store, reviewer)
     store.finish("complete")
     err.print(
         f"{summary.total} papers: {summary.skipped} already done, {summary.reviewed} reviewed in "
-        f"{summary.wall_s:.1f} s, {summary.failed} failed, cost ${summary.cost_usd:.4f}"
+        f"{summary.wall_s:.1f} s, {summary.failed} failed, cost {format_cost(summary.cost_usd)}"
     )
     _report_metrics(store.run_dir)
+
+
+def _record_notes(store, reviewer) -> None:
+    """The model's notes in the manifest: who priced the calls, parameters not applied or dropped."""
+    store.add_notes(reviewer.notes)
 
 
 def _report_metrics(run_dir: Path) -> None:

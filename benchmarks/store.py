@@ -130,6 +130,11 @@ class RunStore:
             line = line[os.write(self._records_fd, line):]
         os.fsync(self._records_fd)
 
+    def add_notes(self, notes: list[str]) -> None:
+        """Notes for the manifest (written by ``finish``); ones it already holds are not repeated."""
+        new = [note for note in notes if note not in self.manifest.notes]
+        self.manifest = self.manifest.model_copy(update={"notes": [*self.manifest.notes, *new]})
+
     def finish(self, status: RunStatus) -> None:
         """Record how the run ended and release the run dir."""
         self.manifest = self.manifest.model_copy(update={"status": status, "finished_at": utc_now()})

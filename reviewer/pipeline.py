@@ -20,6 +20,7 @@ from reviewer.config import ReviewConfig
 from reviewer.fewshot import FewshotExample
 from reviewer.form import SCORE_FIELDS, ReviewForm, form_score
 from reviewer.models.base import ChatMessage, Completion, GenerateConfig, ProviderError, Usage
+from reviewer.models.pricing import add_costs
 from reviewer.models.wrapper import Model
 from reviewer.outcome import ReviewFailure, ReviewMeta, ReviewOutcome
 from reviewer.parsing import ReviewParseError, parse_review, says_done
@@ -119,7 +120,7 @@ class _Session:
     model: Model
     recorder: TranscriptRecorder
     usage: Usage = field(default_factory=Usage)
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0
     calls: int = 0
     cached_calls: int = 0
     failures: Counter = field(default_factory=Counter)
@@ -136,7 +137,7 @@ class _Session:
             self.cached_calls += 1
         else:
             self.usage = self.usage + completion.usage
-            self.cost_usd += completion.cost_usd
+            self.cost_usd = add_costs((self.cost_usd, completion.cost_usd))
             self.calls += completion.calls
         return self.recorder.completed(started, messages, config, completion, **role), completion
 
@@ -157,7 +158,8 @@ class LLMReviewer:
         self.keep_transcript = transcript
 
     def _generate_config(self, n: int = 1) -> GenerateConfig:
-        return GenerateConfig(temperature=self.config.temperature, max_tokens=self.config.max_tokens, n=n)
+        return GenerateConfig(temperature=self.config.temperature, max_tokens=self.config.max_tokens, n=n,
+                              reasoning_effort=self.config.reasoning_effort)
 
     async def review(self, paper: Paper) -> ReviewOutcome:
         started = time.monotonic()
@@ -190,6 +192,7 @@ class LLMReviewer:
         meta.calls = session.calls
         meta.cached_calls = session.cached_calls
         meta.failures = dict(session.failures)
+        meta.notes = self.notes
         meta.latency_s = round(time.monotonic() - started, 3)
         if review is not None:
             meta.decision_by_threshold = review.decision_at(self.config.threshold)
@@ -294,6 +297,11 @@ class LLMReviewer:
         meta.extra["reflection_rounds"] = completed
         meta.extra["stopped_early"] = stopped_early
         return review
+
+    @property
+    def notes(self) -> list[str]:
+        """What the run should record about the model: its pricing, parameters not applied or dropped."""
+        return self.model.notes
 
     async def aclose(self) -> None:
         await self.model.aclose()

@@ -79,8 +79,9 @@ class ModelCall(BaseModel):
     #: The provider error that ended the call (after the wrapper's retries), if any.
     error: str | None = None
     usage: dict = Field(default_factory=dict)
-    #: What the call charged the review: nothing for a cache hit (``usage`` is the original's).
-    cost_usd: float = 0.0
+    #: What the call charged the review: nothing for a cache hit (``usage`` is the original's);
+    #: None when the model's price is unknown.
+    cost_usd: float | None = 0.0
     cached: bool = False
     #: Requests that returned answers (a draft call without ``n`` support makes one per draft),
     #: and requests that failed: those the wrapper retried, and the last one of a failed call.

@@ -19,6 +19,7 @@ from benchmarks.site.transcript_view import transcript_view
 from benchmarks.store import read_transcript
 from corpus.files import atomic_write
 from reviewer.form import SCORE_FIELDS
+from reviewer.models.pricing import add_costs, format_cost
 
 HERE = Path(__file__).parent
 #: Texts every paper of a run was sent (the few-shot examples, the form), one file each.
@@ -39,7 +40,8 @@ def _environment() -> Environment:
     environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.filters["number"] = lambda value, digits=2: "–" if value is None else f"{value:.{digits}f}"
-    environment.filters["usd"] = lambda value: f"${value:.4f}"
+    environment.filters["usd"] = format_cost
+    environment.filters["total_cost"] = lambda calls: add_costs(view.call.cost_usd for view in calls)
     environment.filters["thousands"] = lambda value: f"{value:,}"
     return environment
 
