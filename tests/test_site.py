@@ -292,3 +292,15 @@ def test_view_serves_the_site_and_reloads_while_the_run_grows(runs, page, tmp_pa
         assert page.get_by_text("Round 3/3.").first.is_visible()
     finally:
         server.stop()
+
+
+def test_site_of_runs_without_transcripts_titles_or_known_prices(tmp_path):
+    from fakes.runs import paper_record, write_run
+
+    records = [paper_record(f"p{i}", 3 + i, i % 2 == 0) for i in range(6)]
+    records[0] = records[0].model_copy(update={"cost_usd": None})  # a model without a known price
+    write_site([write_run(tmp_path / "imported", records)], tmp_path / "site")
+    table = (tmp_path / "site" / "papers.html").read_text(encoding="utf-8")
+    assert table.count("<tr data-accepted=") == 6 and "unknown" in table
+    page = (tmp_path / "site" / "papers" / "p0.html").read_text(encoding="utf-8")
+    assert "no transcript kept" in page and "unknown" in page
