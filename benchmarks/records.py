@@ -39,9 +39,19 @@ class CodeIdentity(BaseModel):
     blinding: str = ""
 
 
+class SubsetInfo(BaseModel):
+    """A fixed subset of the split, chosen by a rule before any review (``--length-matched``)."""
+
+    rule: str
+    description: str = ""
+    paper_ids: list[str] = Field(default_factory=list)
+    #: AUC of the text length alone for the human decision on the subset (0.5: length tells nothing).
+    length_auc: float | None = None
+
+
 class RunManifest(BaseModel):
     schema_version: int = SCHEMA_VERSION
-    kind: Literal["benchmark", "import", "score"] = "benchmark"
+    kind: Literal["benchmark", "import", "score", "probe"] = "benchmark"
     name: str = ""
     config: dict = Field(default_factory=dict)
     config_hash: str = ""
@@ -53,6 +63,9 @@ class RunManifest(BaseModel):
     finished_at: str | None = None
     status: Literal["running", "complete", "interrupted", "imported"] = "running"
     limit: int | None = None
+    subset: SubsetInfo | None = None
+    #: A contamination probe of the same model (``review-bench probe``), shown beside the run.
+    probe: str | None = None
     notes: list[str] = Field(default_factory=list)
 
 
@@ -73,6 +86,8 @@ class PaperRecord(BaseModel):
     calls: int = 0
     latency_s: float = 0.0
     failure: dict | None = None  # {"kind": ..., "message": ...}
+    #: Characters of the paper text the reviewer was given (before fitting it to a context window).
+    text_chars: int | None = None
     meta: dict = Field(default_factory=dict)
     #: Every model call of the review. Not part of the record's line: the store writes it to
     #: the run's transcripts file and records where (``transcript_at``); read it back with
@@ -86,7 +101,9 @@ class PaperRecord(BaseModel):
         return self.overall_mean if self.overall_mean is not None else self.overall
 
 
-def record_from_outcome(outcome: ReviewOutcome, human: HumanLabel | None = None) -> PaperRecord:
+def record_from_outcome(
+    outcome: ReviewOutcome, human: HumanLabel | None = None, text_chars: int | None = None
+) -> PaperRecord:
     """One paper's line in a run: the review and both decisions, or the failure and its reason."""
     meta = outcome.meta
     review = outcome.review
@@ -107,6 +124,7 @@ def record_from_outcome(outcome: ReviewOutcome, human: HumanLabel | None = None)
         calls=meta.calls,
         latency_s=meta.latency_s,
         failure=outcome.failure.model_dump() if outcome.failure else None,
+        text_chars=text_chars,
         transcript=outcome.transcript,
         meta=meta.model_dump(
             mode="json",

@@ -93,7 +93,7 @@ async def _review(item: DatasetPaper, reviewer: PaperReviewer, load: PaperLoader
         outcome = await reviewer.review(paper)
     except Exception as exc:  # a reviewer bug must not lose the rest of the run
         return _failure(item, "internal", f"{type(exc).__name__}: {exc}")
-    return record_from_outcome(outcome, item.human)
+    return record_from_outcome(outcome, item.human, text_chars=len(paper.text))
 
 
 def _failure(item: DatasetPaper, kind: str, message: str) -> PaperRecord:

@@ -9,15 +9,16 @@ holds a lock on the run dir.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from benchmarks.records import PaperRecord, RunManifest
-from benchmarks.transcript_file import TranscriptWriter, cut_unreferenced
+from benchmarks.transcript_file import TranscriptLocation, TranscriptWriter, cut_unreferenced
 from benchmarks.transcript_file import read_transcript as read_transcript_at
 from corpus.files import atomic_write
 from reviewer.transcript import Transcript
@@ -46,13 +47,13 @@ def read_manifest(run_dir: str | Path) -> RunManifest:
         raise RunStoreError(f"{path}: not a valid manifest ({exc.errors()[0]['msg']})") from None
 
 
-def read_records(run_dir: str | Path) -> list[PaperRecord]:
+def read_records(run_dir: str | Path, record_type: type[BaseModel] = PaperRecord) -> list:
     """The latest record of each paper, in the order papers first appear."""
     path = Path(run_dir) / RECORDS
     if not path.exists():
         return []
-    latest: dict[str, PaperRecord] = {}
-    for record in _parse_lines(path, _complete_bytes(path)):
+    latest: dict = {}
+    for record in _parse_lines(path, _complete_bytes(path), record_type):
         latest[record.paper_id] = record
     return list(latest.values())
 
@@ -70,12 +71,12 @@ def _complete_bytes(path: Path) -> bytes:
     return data[: data.rfind(b"\n") + 1]
 
 
-def _parse_lines(path: Path, data: bytes):
+def _parse_lines(path: Path, data: bytes, record_type: type[BaseModel]):
     for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            yield PaperRecord.model_validate_json(line)
+            yield record_type.model_validate_json(line)
         except ValidationError:
             raise RunStoreError(f"{path}:{number}: not a valid record") from None
 
@@ -120,9 +121,9 @@ class RunStore:
         """Papers that need no new review: all recorded ones, or only the ok ones."""
         return {r.paper_id for r in self.records() if r.ok or not retry_failed}
 
-    def append(self, record: PaperRecord) -> None:
-        """Write the record durably, its transcript first (the line points at it)."""
-        if record.transcript is not None:
+    def append(self, record: BaseModel) -> None:
+        """Write the record durably; a ``PaperRecord``'s transcript first (the line points at it)."""
+        if isinstance(record, PaperRecord) and record.transcript is not None:
             record = record.model_copy(
                 update={"transcript_at": self._transcripts.append(record.paper_id, record.transcript)})
         line = memoryview(record.model_dump_json().encode() + b"\n")
@@ -169,6 +170,7 @@ def _difference(old: RunManifest, new: RunManifest) -> str | None:
         ("config", old.config_hash, new.config_hash),
         ("dataset", old.dataset.fingerprint, new.dataset.fingerprint),
         ("text mode", old.dataset.text_mode, new.dataset.text_mode),
+        ("subset", old.subset and old.subset.rule, new.subset and new.subset.rule),
     ]
     for what, before, now in checks:
         if before != now:
@@ -203,8 +205,10 @@ def _transcripts_end(records: Path) -> int:
     """Where the last transcript any record line points at ends (superseded lines too)."""
     if not records.exists():
         return 0
-    return max((r.transcript_at.end for r in _parse_lines(records, _complete_bytes(records)) if r.transcript_at),
-               default=0)
+    ends = [TranscriptLocation.model_validate(at).end
+            for line in _complete_bytes(records).splitlines() if line.strip()
+            for at in [json.loads(line).get("transcript_at")] if at]
+    return max(ends, default=0)
 
 
 def _cut_truncated_tail(path: Path) -> None:

@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "reviewer.models.cli",
     "benchmarks.run_cli",
     "benchmarks.score_cli",
+    "benchmarks.probe_cli",
     "benchmarks.data_cli",
     "benchmarks.download_cli",
     "finetune.cli",

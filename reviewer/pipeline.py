@@ -114,16 +114,32 @@ def review_prompt(
 
 
 @dataclass
-class _Session:
-    """One paper's review: every call goes through here, to be counted and recorded."""
+class CallTally:
+    """What some calls cost: usage, cost and counts (a cache hit costs nothing)."""
 
-    model: Model
-    recorder: TranscriptRecorder
     usage: Usage = field(default_factory=Usage)
     cost_usd: float | None = 0.0
     calls: int = 0
     cached_calls: int = 0
     failures: Counter = field(default_factory=Counter)
+
+    def add(self, completion: Completion) -> Completion:
+        if completion.cached:
+            self.cached_calls += 1
+        else:
+            self.usage = self.usage + completion.usage
+            self.cost_usd = add_costs((self.cost_usd, completion.cost_usd))
+            self.calls += completion.calls
+        return completion
+
+
+@dataclass
+class _Session:
+    """One paper's review: every call goes through here, to be counted and recorded."""
+
+    model: Model
+    recorder: TranscriptRecorder
+    tally: CallTally = field(default_factory=CallTally)
 
     async def generate(self, messages: list[ChatMessage], config: GenerateConfig, **role) -> tuple[int, Completion]:
         """The completion, and its call's index in the transcript."""
@@ -133,12 +149,7 @@ class _Session:
         except ProviderError as exc:
             self.recorder.failed(started, messages, config, exc, **role)
             raise
-        if completion.cached:
-            self.cached_calls += 1
-        else:
-            self.usage = self.usage + completion.usage
-            self.cost_usd = add_costs((self.cost_usd, completion.cost_usd))
-            self.calls += completion.calls
+        self.tally.add(completion)
         return self.recorder.completed(started, messages, config, completion, **role), completion
 
 
@@ -187,11 +198,12 @@ class LLMReviewer:
             failure = ReviewFailure(kind="context", message=str(exc))
         except ProviderError as exc:
             failure = ReviewFailure(kind="provider", message=f"{type(exc).__name__}: {exc}")
-        meta.usage = session.usage.to_dict()
-        meta.cost_usd = session.cost_usd
-        meta.calls = session.calls
-        meta.cached_calls = session.cached_calls
-        meta.failures = dict(session.failures)
+        tally = session.tally
+        meta.usage = tally.usage.to_dict()
+        meta.cost_usd = tally.cost_usd
+        meta.calls = tally.calls
+        meta.cached_calls = tally.cached_calls
+        meta.failures = dict(tally.failures)
         meta.notes = self.notes
         meta.latency_s = round(time.monotonic() - started, 3)
         if review is not None:
@@ -210,7 +222,7 @@ class LLMReviewer:
         ))
         members = [candidate for candidate in parsed if candidate is not None]
         if len(members) < k:
-            session.failures["dropped_members"] += k - len(members)
+            session.tally.failures["dropped_members"] += k - len(members)
         if not members:
             return None
         meta.extra["ensemble_overall"] = [m.review.Overall for m in members]
@@ -235,7 +247,7 @@ class LLMReviewer:
                 if repairs >= self.config.repair_attempts:
                     return None
                 repairs += 1
-                session.failures["repairs"] += 1
+                session.tally.failures["repairs"] += 1
                 repair = conversation + [
                     ChatMessage("assistant", text),
                     ChatMessage("user", render("repair", error=str(exc))),
@@ -258,7 +270,7 @@ class LLMReviewer:
         call, completion = await session.generate(conversation, self._generate_config(), step="meta_review")
         candidate = await self._until_valid(conversation, completion.texts[0], AnswerRef(call=call, answer=0), session)
         if candidate is None:
-            session.failures["meta_review_unparsed"] += 1
+            session.tally.failures["meta_review_unparsed"] += 1
             base = members[0].review
         else:
             base = candidate.review
@@ -280,11 +292,11 @@ class LLMReviewer:
                 candidate = await self._until_valid(
                     conversation, completion.texts[0], AnswerRef(call=call, answer=0), session)
             except ProviderError as exc:  # keep the review we have; earlier rounds were valid
-                session.failures["reflection_provider_error"] += 1
+                session.tally.failures["reflection_provider_error"] += 1
                 meta.extra["reflection_error"] = str(exc)
                 break
             if candidate is None:
-                session.failures["reflection_unparsed"] += 1
+                session.tally.failures["reflection_unparsed"] += 1
                 break
             if candidate.review.Overall != review.Overall:
                 meta.overall_mean = None  # the reflection overrode the ensemble's score

@@ -16,6 +16,7 @@ from fakes.llm_server import FakeLLMServer
 from fakes.reviews import scripted_reviewer
 from typer.testing import CliRunner
 
+from benchmarks.report import summarise
 from benchmarks.site.build import write_site
 from benchmarks.site.serve import SiteServer
 from benchmarks.store import RECORDS, read_records, read_transcript
@@ -92,7 +93,7 @@ def runs(tmp_path_factory):
         first.stop()
         second.stop()
     site = root / "out"
-    write_site([root / "ensemble", root / "single"], site)
+    write_site([summarise(root / "ensemble"), summarise(root / "single")], site)
     return {"root": root, "first": first, "second": second, "site": site}
 
 
@@ -118,7 +119,10 @@ def test_site_files_escape_model_and_dataset_text(runs):
         text = page.read_text(encoding="utf-8")
         assert "<img src=x" not in text and "<script>window" not in text
     assert "&lt;img src=x onerror=" in (site / "papers" / "v01.html").read_text(encoding="utf-8")
-    assert list((site / "assets").iterdir()) and (site / "report.html").exists() and (site / "report.md").exists()
+    assert list((site / "assets").iterdir()) and (site / "report.md").exists()
+    # The summary page shows report.py's table and notes as report.html has them, rows added there included.
+    summary = re.search(r"<table>.*?</ul>", (site / "report.html").read_text(encoding="utf-8"), re.S).group(0)
+    assert summary in (site / "index.html").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +303,7 @@ def test_site_of_runs_without_transcripts_titles_or_known_prices(tmp_path):
 
     records = [paper_record(f"p{i}", 3 + i, i % 2 == 0) for i in range(6)]
     records[0] = records[0].model_copy(update={"cost_usd": None})  # a model without a known price
-    write_site([write_run(tmp_path / "imported", records)], tmp_path / "site")
+    write_site([summarise(write_run(tmp_path / "imported", records))], tmp_path / "site")
     table = (tmp_path / "site" / "papers.html").read_text(encoding="utf-8")
     assert table.count("<tr data-accepted=") == 6 and "unknown" in table
     page = (tmp_path / "site" / "papers" / "p0.html").read_text(encoding="utf-8")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from benchmarks.report import ScoredRun, summarise, text_mode_statement, write_report_files
+from benchmarks.report import ScoredRun, text_mode_statement, write_report_files
 from benchmarks.site.papers import PaperRow, paper_rows
 from benchmarks.site.transcript_view import transcript_view
 from benchmarks.store import read_transcript
@@ -77,10 +77,10 @@ def _paper_page(row: PaperRow, summaries: list[ScoredRun], template, common: dic
     ))
 
 
-def write_site(run_dirs: list[str | Path], out_dir: str | Path) -> Path:
-    """Write the report (report.md, report.html, PNGs) and the site around it; returns index.html."""
+def write_site(summaries: list[ScoredRun], out_dir: str | Path) -> Path:
+    """Write the runs' report (report.md, report.html, PNGs) and the site around it; returns
+    index.html. ``summaries``: ``benchmarks.report.summarise`` of each run."""
     out_dir = Path(out_dir)
-    summaries = [summarise(run_dir) for run_dir in run_dirs]
     report = write_report_files(summaries, out_dir)
     environment = _environment()
     rows = paper_rows(summaries)

@@ -11,6 +11,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from benchmarks.report import summarise
 from benchmarks.site.build import write_site
 from benchmarks.store import MANIFEST, RECORDS, RunStoreError
 from benchmarks.transcript_file import TranscriptFileError
@@ -23,8 +24,9 @@ class LiveSite:
     """The site of ``run_dirs``, rebuilt into a fresh folder whenever their records change;
     the folder being served is swapped whole, so no page is ever half-written."""
 
-    def __init__(self, run_dirs: list[Path], work: Path):
+    def __init__(self, run_dirs: list[Path], work: Path, data_dir: Path | None = None):
         self.run_dirs = [Path(run_dir) for run_dir in run_dirs]
+        self.data_dir = data_dir
         self.work = work
         self.version = 0
         self.folder: Path | None = None
@@ -43,7 +45,7 @@ class LiveSite:
             return False
         folder = self.work / f"v{self.version + 1}"
         try:
-            write_site(self.run_dirs, folder)
+            write_site([summarise(run_dir, self.data_dir) for run_dir in self.run_dirs], folder)
         except (RunStoreError, TranscriptFileError, OSError, ValueError) as exc:  # e.g. no records yet: try later
             shutil.rmtree(folder, ignore_errors=True)
             self.error = f"{type(exc).__name__}: {exc}"
@@ -86,9 +88,9 @@ class SiteServer:
     """Serves a ``LiveSite`` on 127.0.0.1 (``port`` 0: any free port) and refreshes it every
     ``interval`` seconds, in background threads, until ``stop``."""
 
-    def __init__(self, run_dirs: list[Path], *, port: int = 0, interval: float = 2.0):
+    def __init__(self, run_dirs: list[Path], *, port: int = 0, interval: float = 2.0, data_dir: Path | None = None):
         self._work = Path(tempfile.mkdtemp(prefix="review-bench-view-"))
-        self.site = LiveSite(run_dirs, self._work)
+        self.site = LiveSite(run_dirs, self._work, data_dir)
         self.interval = interval
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), partial(_Handler, site=self.site))
         self._httpd.daemon_threads = True
