@@ -11,6 +11,7 @@ import typer
 
 from reviewer.cli_errors import fail, user_errors
 from reviewer.cli_options import DataDir, NoCache, ReviewOptions, with_review_options
+from reviewer.models.pricing import format_cost
 
 app = typer.Typer(help="The AI-Scientist loop: write papers, review them, revise.", no_args_is_help=True)
 
@@ -36,7 +37,8 @@ def run(
     target: Annotated[float, typer.Option("--target", help="Stop revising at this Overall.")] = 6.0,
     coder: Annotated[str, typer.Option("--coder", help="aider or builtin.")] = "aider",
     base_url: Annotated[Optional[str], typer.Option("--base-url", help="Server of --model.")] = None,
-    review_base_url: Annotated[Optional[str], typer.Option("--review-base-url")] = None,
+    review_base_url: Annotated[Optional[str], typer.Option(
+        "--review-base-url", help="Server of --review-model (not inherited from --base-url).")] = None,
     data_dir: DataDir = None,
     literature: Annotated[str, typer.Option("--literature", help="auto, online or offline.")] = "auto",
     run_timeout: Annotated[float, typer.Option("--run-timeout", min=1.0, help="Seconds per experiment run.")] = 600.0,
@@ -73,7 +75,7 @@ def run(
         raise fail("--revise-experiments must be auto, always or never")
     settings = ScientistSettings(
         template=template, out=out, model=model, review_model=review_model, num_ideas=num_ideas, rounds=rounds,
-        target=target, coder=coder, base_url=base_url, review_base_url=review_base_url or base_url,
+        target=target, coder=coder, base_url=base_url, review_base_url=review_base_url,
         data_dir=str(data_dir or os.environ.get("REVIEW_BENCH_DATA") or "") or None, literature=literature,
         run_timeout_s=run_timeout, max_runs=max_runs, check_novelty=not no_novelty, use_cache=not no_cache,
         revise_experiments=revise_experiments, gpu=gpu, unsafe_no_sandbox=unsafe_no_sandbox,
@@ -102,7 +104,7 @@ def run(
     for state in states:
         scores = [r.overall for r in state.rounds]
         typer.echo(f"{state.name}: Overall by round {scores}" + (f" (skipped: {state.skipped})" if state.skipped else ""))
-    typer.echo(f"scores: {out / 'scores.md'}; total cost ${scientist.cost_usd:.4f}")
+    typer.echo(f"scores: {out / 'scores.md'}; total cost {format_cost(scientist.cost_usd)}")
 
 
 @app.command("score")
@@ -135,8 +137,10 @@ def score(
     try:
         asyncio.run(run_papers(papers, reviewer, store, functools.partial(load_item, max_pages=config.max_pages),
                                concurrency=concurrency))
+        store.add_notes(reviewer.notes)
         store.finish("complete")
     except KeyboardInterrupt:
+        store.add_notes(reviewer.notes)
         store.finish("interrupted")
         raise
     summary = write_score_report(target, store.records())

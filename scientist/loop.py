@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from corpus.paper import load_paper
 from reviewer.build import build_reviewer
 from reviewer.config import ReviewConfig
+from reviewer.models.pricing import add_costs
 from reviewer.models.registry import create_model
 from reviewer.outcome import ReviewOutcome
 from scientist.coder import Coder, CoderKind, make_coder
@@ -65,7 +66,7 @@ class RoundRecord(BaseModel):
     pdf: str | None
     overall: int | None = None
     decision: str | None = None
-    review_cost_usd: float = 0.0
+    review_cost_usd: float | None = 0.0
     weaknesses: list[str] = Field(default_factory=list)
     questions: list[str] = Field(default_factory=list)
     #: The experiment run made before this round's revision, when the previous review asked for one.
@@ -96,7 +97,7 @@ class IdeaState(BaseModel):
 class Scientist:
     settings: ScientistSettings
     progress: Progress = lambda idea, message: None
-    review_costs: list[float] = field(default_factory=list)
+    review_costs: list[float | None] = field(default_factory=list)
 
     def __post_init__(self):
         s = self.settings
@@ -109,8 +110,9 @@ class Scientist:
         self.archive = Archive(s.out / "ideas.json", self.template.seed_ideas)
 
     @property
-    def cost_usd(self) -> float:
-        return self.model.stats.cost_usd + sum(self.review_costs)
+    def cost_usd(self) -> float | None:
+        """None (unknown) when a model's price is."""
+        return add_costs((self.model.stats.cost_usd, *self.review_costs))
 
     def _coder_for(self, folder: Path):
         kind = self.settings.coder
