@@ -188,6 +188,15 @@ def _load(name: str, split: str, folder: Path, ratings: Path) -> Dataset:
     return Dataset(name=name, split=split, folder=folder, ratings_path=ratings, source=source, papers=papers)
 
 
+def read_titles(folder: Path) -> dict[str, str]:
+    """paper_id -> title, from the folder's ``metadata.tsv`` (empty when it has none)."""
+    path = folder / "metadata.tsv"
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        return {row["paper_id"]: row.get("title") or "" for row in csv.DictReader(handle, delimiter="\t")}
+
+
 def read_ratings(path: Path) -> dict[str, tuple[int, HumanLabel]]:
     """paper_id -> (line number, label). Any bad line is an error naming file and line."""
     with path.open(newline="", encoding="utf-8") as handle:
