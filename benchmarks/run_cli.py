@@ -60,6 +60,8 @@ def run(
     allow_code_change: Annotated[bool, typer.Option(
         "--allow-code-change", help="Resume a run begun under other code (version, prompts, blinding); "
         "the change is recorded.")] = False,
+    no_transcript: Annotated[bool, typer.Option(
+        "--no-transcript", help="Do not keep each paper's model calls (transcripts.jsonl.gz).")] = False,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Send nothing: read the papers, build the prompts, print the requests and a cost "
         "ceiling per paper and in total.")] = False,
@@ -77,7 +79,7 @@ def run(
 ) -> None:
     """Review a benchmark's papers into a resumable run dir, and score them against the human decisions."""
     from benchmarks.store import RunStore, RunStoreError
-    from corpus.dataset import DatasetError, load_benchmark, load_folder, paper_loader
+    from corpus.dataset import DatasetError, open_dataset, paper_loader
 
     if benchmark and dataset:
         raise fail("give a benchmark name or --dataset, not both")
@@ -87,7 +89,7 @@ def run(
         raise fail("--json goes with --dry-run")
     config, data_dir = review.config, review.data_dir
     try:
-        data = load_folder(dataset, split) if dataset else load_benchmark(benchmark or "iclr2022", split, data_dir)
+        data = open_dataset(benchmark, dataset, split, data_dir)
         load = paper_loader(text, body_only=body_only, max_pages=config.max_pages)
         text_mode = data.text_mode(text) + ("-body-only" if body_only else "")
         papers, subset = _papers(data, text_mode, limit, length_matched, config.max_pages)
@@ -98,13 +100,14 @@ def run(
     fingerprint = None if dry_run else _BACKGROUND.submit(data.fingerprint)
     if dry_run:
         review = dry_run_options(review)
-    reviewer = _build_reviewer(review, concurrency=concurrency, refresh_cache=retry_failed)
+    reviewer = _build_reviewer(review, concurrency=concurrency, refresh_cache=retry_failed,
+                               transcript=not no_transcript)
     if dry_run:
         _dry_run(reviewer, papers, load, batch=batch, as_json=as_json)
         return
     _check_cost_options(reviewer, max_cost=max_cost, batch=batch)
     manifest = _manifest(config, data, fingerprint.result(), text_mode=text_mode, n_papers=len(papers),
-                         limit=limit, blinded=text == "blind", subset=subset)
+                         limit=limit, blinded=text == "blind", subset=subset, transcripts=not no_transcript)
     try:
         store = RunStore.open(run_dir or _default_run_dir(manifest), manifest, allow_code_change=allow_code_change)
     except RunStoreError as exc:
@@ -143,7 +146,8 @@ def _build_reviewer(review: ReviewOptions, **options):
 
 
 def _manifest(config, data, fingerprint: str, *, text_mode: str, n_papers: int, limit: int | None,
-              blinded: bool, subset=None):
+              blinded: bool, subset=None, transcripts: bool = True):
+    from benchmarks.cutoff import check_cutoff
     from benchmarks.records import CodeIdentity, DatasetInfo, RunManifest
     from corpus.blind import rules_fingerprint
     from corpus.dataset import check_manifest
@@ -153,6 +157,9 @@ def _manifest(config, data, fingerprint: str, *, text_mode: str, n_papers: int, 
     notes = check_manifest(data)
     for note in notes:
         err.print(f"warning: {note}")
+    cutoff = check_cutoff(config.model, data)
+    if cutoff is not None and cutoff.predates_cutoff is not False:
+        err.print(f"warning: {cutoff.message}")
     return RunManifest(
         kind="benchmark",
         config=config.model_dump(mode="json"),
@@ -171,6 +178,8 @@ def _manifest(config, data, fingerprint: str, *, text_mode: str, n_papers: int, 
         git_revision=_git_revision(),
         limit=limit,
         subset=subset,
+        training_cutoff=cutoff,
+        transcripts=transcripts,
         notes=notes,
     )
 
@@ -312,8 +321,7 @@ def _announce_ceiling(reviewer, todo, read, *, batch: bool) -> None:
         except PaperInputError:
             continue  # recorded as an input failure when its turn comes
     plan = run_plan(llm, texts, batch=batch)
-    cost = "unknown (no price known)" if plan.cost_usd is None else f"${plan.cost_usd:.2f}"
-    err.print(f"cost ceiling for the {len(texts)} papers to review: {cost} ({plan.requests} requests"
+    err.print(f"cost ceiling for the {len(texts)} papers to review: {format_cost(plan.cost_usd)} ({plan.requests} requests"
               f"{', batch prices' if batch else ''}; --dry-run for the details)")
 
 

@@ -13,6 +13,7 @@ import typer
 from reviewer.cli_errors import EXIT_BUDGET, EXIT_QUOTA, fail, user_errors
 from reviewer.cli_options import ReviewOptions, with_review_options
 from reviewer.models.base import QuotaExhausted
+from reviewer.models.pricing import format_cost
 
 
 @with_review_options
@@ -21,6 +22,8 @@ def review(
     review: ReviewOptions,
     output_format: Annotated[Optional[str], typer.Option("--format", help="json or md (default: md on a terminal).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the review here.")] = None,
+    no_transcript: Annotated[bool, typer.Option(
+        "--no-transcript", help="Leave the model calls out of --format json.")] = False,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Send nothing: build the prompt, print the requests and a cost ceiling.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
@@ -38,7 +41,8 @@ def review(
         raise fail("--format must be json or md")
     try:
         loaded = load_paper(paper, max_pages=review.config.max_pages)
-        reviewer = (dry_run_options(review) if dry_run else review).build(concurrency=review.config.ensemble)
+        reviewer = (dry_run_options(review) if dry_run else review).build(concurrency=review.config.ensemble,
+                                                                          transcript=not no_transcript)
     except user_errors() as exc:
         raise fail(str(exc)) from None
     plan = run_plan(reviewer, [(loaded.paper_id, loaded.text)])
@@ -48,8 +52,7 @@ def review(
         return
     _check_budget(plan, max_cost, reviewer)
     if plan.requests:  # costs before they are spent
-        cost = "unknown (no price known)" if plan.cost_usd is None else f"${plan.cost_usd:.4f}"
-        typer.echo(f"cost ceiling: {cost} ({plan.requests} requests)", err=True)
+        typer.echo(f"cost ceiling: {format_cost(plan.cost_usd)} ({plan.requests} requests)", err=True)
     try:
         outcome = asyncio.run(_review_once(reviewer, loaded))
     except user_errors() as exc:
@@ -98,8 +101,8 @@ def _check_budget(plan, max_cost: float | None, reviewer) -> None:
         return
     if plan.cost_usd is None or plan.cost_usd > max_cost:
         asyncio.run(reviewer.aclose())
-        ceiling = "unknown (no price known)" if plan.cost_usd is None else f"${plan.cost_usd:.4f}"
-        raise fail(f"not started: the review could cost up to {ceiling}, over the --max-cost of ${max_cost:.2f}",
+        raise fail(f"not started: the review could cost up to {format_cost(plan.cost_usd)}, over the --max-cost "
+                   f"of ${max_cost:.2f}",
                    code=EXIT_BUDGET)
 
 

@@ -57,7 +57,7 @@ def plan_review(reviewer: LLMReviewer, paper_id: str, paper_text: str, *, batch:
     """The calls ``reviewer`` would make for this paper, with their ceiling."""
     config, model = reviewer.config, reviewer.model
     try:
-        messages, _ = reviewer.review_messages(paper_text)
+        messages = reviewer.prompt(paper_text).messages
     except ContextTooSmall as exc:
         return PaperPlan(paper_id, skipped=str(exc))
 

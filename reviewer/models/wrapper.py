@@ -101,6 +101,7 @@ class Model:
                 log.info("%s refused n=%d; making separate calls", self.name, config.n)
                 self._n_refused = True
                 completion = await self._separate_calls(key, messages, config)
+                completion.retries += 1  # the refused request
         if self.cache is not None:
             self.cache.put(key, completion)
         return completion
@@ -118,6 +119,7 @@ class Model:
             model=parts[0].model,
             cost_usd=add_costs(part.cost_usd for part in parts),
             calls=sum(part.calls for part in parts),
+            retries=sum(part.retries for part in parts),
         )
 
     async def _call(self, request_id: str, messages, config) -> Completion:
@@ -137,6 +139,7 @@ class Model:
                 continue
             except ProviderError as exc:
                 if not exc.retryable or attempt >= self.max_retries:
+                    exc.attempts = attempt + 1
                     raise
                 self.stats.retries += 1
                 attempt += 1
@@ -145,7 +148,7 @@ class Model:
                     log.warning("%s: %s; retry %d in %.1fs", self.name, exc, attempt, delay)
                     await asyncio.sleep(delay)
                 continue
-            return self._account(completion)
+            return self._account(completion, retries=attempt)
 
     async def _live(self, messages, config) -> Completion:
         async with self.limit.slot() as ticket:
@@ -158,12 +161,13 @@ class Model:
             self.limit.succeeded(ticket)
         return completion
 
-    def _account(self, completion: Completion) -> Completion:
+    def _account(self, completion: Completion, *, retries: int) -> Completion:
         if completion.cached:  # answered in an earlier session of a batch run: already paid for
             self.stats.cached_calls += 1
             return completion
         completion.cost_usd = self.provider.cost_usd(completion.usage, batch=self.batcher is not None)
         completion.calls = 1
+        completion.retries = retries
         self.stats.calls += 1
         self.stats.usage = self.stats.usage + completion.usage
         self.stats.cost_usd = add_costs((self.stats.cost_usd, completion.cost_usd))
