@@ -321,8 +321,8 @@ def _announce_ceiling(reviewer, todo, read, *, batch: bool) -> None:
         except PaperInputError:
             continue  # recorded as an input failure when its turn comes
     plan = run_plan(llm, texts, batch=batch)
-    err.print(f"cost ceiling for the {len(texts)} papers to review: {format_cost(plan.cost_usd)} ({plan.requests} requests"
-              f"{', batch prices' if batch else ''}; --dry-run for the details)")
+    err.print(f"cost ceiling for the {len(texts)} papers to review: {format_cost(plan.cost_usd)} "
+              f"({plan.requests} requests{', batch prices' if batch else ''}; --dry-run for the details)")
 
 
 def _budget(reviewer, max_cost: float | None, *, batch: bool):
