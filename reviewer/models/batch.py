@@ -276,11 +276,13 @@ class Batcher:
         while True:
             try:
                 state = await self.api.poll(progress.batch_id)
+                if state.ended:
+                    answers = await self.api.results(progress.batch_id, ids)
             except ProviderError as exc:
                 if not exc.retryable:
-                    return self._resolve(progress.batch_id, ids, {}, exc)
+                    return self._resolve(ids, {}, exc)
                 # The batch runs on whatever happens here: keep asking (an interrupted run re-attaches).
-                log.warning("polling batch %s: %s; trying again", progress.batch_id, exc)
+                log.warning("batch %s: %s; asking again", progress.batch_id, exc)
                 await asyncio.sleep(self.poll_interval)
                 continue
             progress.state = state
@@ -288,15 +290,11 @@ class Batcher:
             if state.ended:
                 break
             await asyncio.sleep(self.poll_interval)
-        try:
-            answers = await self.api.results(progress.batch_id, ids)
-        except ProviderError as exc:
-            return self._resolve(progress.batch_id, ids, {}, exc)
         missing = TransientError(f"batch {progress.batch_id} ended {state.status} without an answer to a request")
         self.journal.record_ended(progress.batch_id, state.status, {key: answers.get(key, missing) for key in ids})
-        self._resolve(progress.batch_id, ids, answers, missing)
+        self._resolve(ids, answers, missing)
 
-    def _resolve(self, batch_id: str, ids: list[str], answers: dict, otherwise: Exception) -> None:
+    def _resolve(self, ids: list[str], answers: dict, otherwise: Exception) -> None:
         for key in ids:
             _settle(self._submitted.pop(key, []), answers.get(key, otherwise))
 
