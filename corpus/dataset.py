@@ -24,6 +24,8 @@ DATA_ENV = "REVIEW_BENCH_DATA"
 #: Dataset manifests (``data/<name>.json``) in a checkout of the project.
 MANIFEST_DIR = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_SPLIT = "eval"
+#: The benchmark a data root is assumed to hold when none is named, and the split models train on.
+DEFAULT_BENCHMARK, TRAIN_SPLIT = "iclr2022", "train"
 TextMode = Literal["blind", "raw"]
 
 
@@ -129,6 +131,23 @@ def load_benchmark(name: str, split: str | None, data_dir: str | Path | None) ->
         raise DatasetError(f"{folder}: no such benchmark in the data folder")
     split = split or DEFAULT_SPLIT
     return _load(name, split, folder, folder / f"ratings_{split}.tsv")
+
+
+def default_train_split(data_dir: str | Path | None) -> Dataset | None:
+    """The default benchmark's train split under the data root (``--data-dir``, else
+    ``$REVIEW_BENCH_DATA``); None when neither is set."""
+    if not (data_dir or os.environ.get(DATA_ENV)):
+        return None
+    return load_benchmark(DEFAULT_BENCHMARK, TRAIN_SPLIT, data_dir)
+
+
+def read_titles(folder: Path) -> dict[str, str]:
+    """paper_id -> title from the dataset's ``metadata.tsv``; empty when it has none."""
+    path = folder / "metadata.tsv"
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        return {row["paper_id"]: row.get("title") or "" for row in csv.DictReader(handle, delimiter="\t")}
 
 
 def load_folder(folder: str | Path, split: str | None) -> Dataset:
