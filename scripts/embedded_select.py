@@ -2,10 +2,9 @@
 cross-validation on the ICLR 2022 *train* split only (reviewer/embedded/SELECTION.md holds
 the log this writes).
 
-    python scripts/embedded_select.py cv --data-dir ../shared/datasets [--embeddings] [--out table.md]
-    python scripts/embedded_select.py eval RUN_DIR --data-dir ../shared/datasets
+    python scripts/embedded_select.py --data-dir ../shared/datasets [--embeddings] [--out table.md]
 
-``cv``: 5-fold stratified CV repeated with seeds 0-4. The criterion is the length-stratified AUC
+5-fold stratified CV repeated with seeds 0-4. The criterion is the length-stratified AUC
 within each held-out fold (the fold's papers cut into quintiles of text length, each quintile's
 AUC weighted by its accept x reject pairs), averaged over the 25 folds; the plain AUC, the same
 two measures pooled over each repeat's out-of-fold scores, and the Spearman correlation of the
@@ -13,9 +12,9 @@ out-of-fold score with the mean human rating among rejected and among accepted p
 (a version cue separates the classes without tracking the rating inside them) come beside it.
 Text length is that of the blinded text, as a benchmark run sees it.
 
-``eval``: the AUC and length-stratified AUC of a finished run (its ``overall_mean`` scores),
-with lengths of the texts of the run's split as the run saw them (blinded or raw). Run it once,
-on the final model's run.
+The evaluation split is not read here. Its one measurement is the shipped model's run,
+scored by the benchmark: ``review-bench run iclr2022 --data-dir D`` then ``review-bench score RUN``
+(``auc_length_stratified`` in its metrics.json).
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
+from benchmarks.stats import strata_of, stratified_auc
 from corpus.blind import blind_text
 from corpus.dataset import load_benchmark, paper_loader
 from reviewer.embedded.features import DENSE_WEIGHT, TOKEN_PATTERN, prepare
@@ -47,20 +47,6 @@ from reviewer.embedded.model import RIDGE_ALPHA
 
 QUINTILES = 5
 REPEATS, FOLDS = 5, 5
-
-
-def length_stratified_auc(accepted: np.ndarray, score: np.ndarray, length: np.ndarray, bins: int = QUINTILES) -> float:
-    """AUC within quantile bins of ``length``, pooled with weights accept x reject pairs."""
-    edges = np.quantile(length, np.linspace(0, 1, bins + 1))
-    which = np.clip(np.searchsorted(edges, length, side="right") - 1, 0, bins - 1)
-    total = weight = 0.0
-    for b in range(bins):
-        inside = which == b
-        pairs = accepted[inside].sum() * (~accepted[inside]).sum()
-        if pairs:
-            total += roc_auc_score(accepted[inside], score[inside]) * pairs
-            weight += pairs
-    return total / weight
 
 
 # --- the train split, read once ---------------------------------------------------------
@@ -181,8 +167,7 @@ class Lab:
                 a = hstack([a, csr_matrix(z[fit, None])]).tocsr()
                 b = hstack([b, csr_matrix((len(test), 1))]).tocsr()
             elif length == "bands":  # features and rating centred within length quintiles of the fold
-                edges = np.quantile(self.t.length[fit], np.linspace(0, 1, QUINTILES + 1))
-                band = np.clip(np.searchsorted(edges, self.t.length[fit], side="right") - 1, 0, QUINTILES - 1)
+                band = strata_of(self.t.length[fit], QUINTILES)
                 a = a.toarray()
                 for k in range(QUINTILES):
                     a[band == k] -= a[band == k].mean(0)
@@ -255,7 +240,7 @@ def ideas(lab: Lab) -> list[tuple[str, Scorer]]:
          lab.ridge([lab.body], lab.v2_dense_normalised, alpha=1.0, weight=0.1)),
         ("normalised body TF-IDF alone, a=1", lab.ridge([lab.body], alpha=1.0)),
         ("tail (references + appendix) TF-IDF alone, a=3", lab.ridge([lab.tail], alpha=3.0)),
-        ("dense alone (34 structure + 15 punctuation + 106 function words + 4 style), a=300",
+        ("dense alone (34 structure + 15 punctuation + 85 function words + 4 style), a=300",
          lab.dense_ridge(lab.dense, 300)),
         ("body + dense, a=3", lab.ridge([lab.body], lab.dense, alpha=3.0)),
         ("round 1 pick: body + tail + dense (w=0.07, a=3)", first),
@@ -302,21 +287,21 @@ def cross_validate(t: Train, scorer: Scorer) -> dict[str, float]:
         scores = np.zeros(len(t.ids))
         for fit, test in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(scores, t.accepted):
             scores[test] = scorer(fit, test)
-            within.append(length_stratified_auc(t.accepted[test], scores[test], length[test]))
+            within.append(float(stratified_auc(t.accepted[test], scores[test], length[test])))
             plain.append(roc_auc_score(t.accepted[test], scores[test]))
         oof.append(scores)
     mean_oof = np.mean(oof, 0)
     return {
         "stratified": float(np.mean(within)), "stratified_se": float(np.std(within) / np.sqrt(len(within))),
         "auc": float(np.mean(plain)),
-        "pooled_stratified": float(np.mean([length_stratified_auc(t.accepted, s, length) for s in oof])),
+        "pooled_stratified": float(np.mean([stratified_auc(t.accepted, s, length) for s in oof])),
         "pooled_auc": float(np.mean([roc_auc_score(t.accepted, s) for s in oof])),
         "rho_rejected": float(spearmanr(mean_oof[~t.accepted], t.rating[~t.accepted])[0]),
         "rho_accepted": float(spearmanr(mean_oof[t.accepted], t.rating[t.accepted])[0]),
     }
 
 
-def cv_command(args) -> None:
+def cross_validate_ideas(args) -> None:
     train = read_train(args.data_dir)
     lab = Lab(train, args.embeddings)
     header = ("| idea | stratified AUC (within fold) | AUC | pooled stratified | pooled AUC | rho rejected | "
@@ -338,38 +323,14 @@ def cv_command(args) -> None:
     sys.stdout.write(table)
 
 
-def eval_command(args) -> None:
-    from benchmarks.store import read_manifest, read_records
-
-    manifest, records = read_manifest(args.run_dir), read_records(args.run_dir)
-    data = load_benchmark(manifest.dataset.name, manifest.dataset.split, args.data_dir)
-    seen = paper_loader("raw" if manifest.dataset.text_mode.endswith("raw") else "blind")  # as the run saw it
-    lengths = {p.paper_id: len(seen(p).text) for p in data.papers}
-    scored = [r for r in records if r.ok and r.score is not None and r.human and r.human.accepted is not None]
-    accepted = np.array([r.human.accepted for r in scored])
-    score = np.array([r.score for r in scored])
-    length = np.array([lengths[r.paper_id] for r in scored], dtype=float)
-    print(f"{manifest.dataset.name} {manifest.dataset.split} ({manifest.dataset.text_mode}), {len(scored)} papers: "
-          f"AUC {roc_auc_score(accepted, score):.3f}, length-stratified AUC "
-          f"{length_stratified_auc(accepted, score, length):.3f}, text length alone AUC "
-          f"{roc_auc_score(accepted, length):.3f}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    cv = commands.add_parser("cv", help="score every idea by cross-validation on the train split")
-    cv.add_argument("--data-dir", required=True)
-    cv.add_argument("--embeddings", action="store_true", help="also the MiniLM ideas (slow: ~30 min on 2 busy cores)")
-    cv.add_argument("--out", help="also write the markdown table here")
-    cv.add_argument("--only", help="only the ideas whose name contains this")
-    cv.set_defaults(run=cv_command)
-    evaluate = commands.add_parser("eval", help="AUC and length-stratified AUC of a finished run")
-    evaluate.add_argument("run_dir")
-    evaluate.add_argument("--data-dir", required=True)
-    evaluate.set_defaults(run=eval_command)
-    args = parser.parse_args()
-    args.run(args)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--embeddings", action="store_true",
+                        help="also the MiniLM ideas (slow: ~30 min on 2 busy cores)")
+    parser.add_argument("--out", help="also write the markdown table here")
+    parser.add_argument("--only", help="only the ideas whose name contains this")
+    cross_validate_ideas(parser.parse_args())
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
@@ -37,6 +38,8 @@ MODEL_VERSION = 3
 RIDGE_ALPHA = 10.0
 CV_FOLDS = 5
 SEED = 0
+#: Preparing a paper (blinding, normalising, counting) is most of the training time: two processes.
+PREPARE_WORKERS = 2
 RATING_RANGE = (1.0, 10.0)
 #: A paper whose nearest train paper is less similar than this share of train papers' nearest
 #: (other) train paper, or whose structure lies further out than this share of train papers',
@@ -205,10 +208,10 @@ def train(training: TrainingSet) -> EmbeddedModel:
         raise ModelError(f"{training.source.get('path', 'the training data')}: need at least {2 * CV_FOLDS} "
                          "rated papers of both classes")
     prepared = []
-    with Progress(transient=True) as progress:
-        task = progress.add_task("Reading train papers (blinded)", total=len(papers))
-        for paper in papers:
-            prepared.append(prepare(paper.text))
+    with Progress(transient=True) as progress, ProcessPoolExecutor(PREPARE_WORKERS) as pool:
+        task = progress.add_task("Blinding and normalising train papers", total=len(papers))
+        for paper in pool.map(prepare, [p.text for p in papers], chunksize=8):
+            prepared.append(paper)
             progress.advance(task)
     accepted = np.array([p.accepted for p in papers])
     ratings = np.array([p.mean_rating for p in papers])
