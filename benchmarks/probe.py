@@ -32,7 +32,7 @@ from corpus.paper import PaperInputError
 from reviewer.models.base import ChatMessage, GenerateConfig, ProviderError, Usage
 from reviewer.models.pricing import add_costs
 from reviewer.parsing import ReviewParseError, extract_json, validation_summary
-from reviewer.pipeline import _Tally as CallTally  # usage and cost of the calls, cache hits free
+from reviewer.pipeline import CallTally
 from reviewer.prompts import render, templates_fingerprint
 
 TEMPLATES = Path(__file__).parent / "templates"

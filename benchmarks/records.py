@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
+from benchmarks.transcript_file import TranscriptLocation
 from corpus.dataset import HumanLabel
+from reviewer.transcript import Transcript
 
 if TYPE_CHECKING:
     from reviewer.outcome import ReviewOutcome
@@ -87,6 +89,11 @@ class PaperRecord(BaseModel):
     #: Characters of the paper text the reviewer was given (before fitting it to a context window).
     text_chars: int | None = None
     meta: dict = Field(default_factory=dict)
+    #: Every model call of the review. Not part of the record's line: the store writes it to
+    #: the run's transcripts file and records where (``transcript_at``); read it back with
+    #: ``benchmarks.store.read_transcript``.
+    transcript: Transcript | None = Field(default=None, exclude=True)
+    transcript_at: TranscriptLocation | None = None
 
     @property
     def score(self) -> float | None:
@@ -118,6 +125,7 @@ def record_from_outcome(
         latency_s=meta.latency_s,
         failure=outcome.failure.model_dump() if outcome.failure else None,
         text_chars=text_chars,
+        transcript=outcome.transcript,
         meta=meta.model_dump(
             mode="json",
             include={"model", "cached_calls", "threshold", "truncated", "truncation", "failures",

@@ -361,14 +361,24 @@ def _notes(summaries: list[ScoredRun]) -> list[str]:
     return notes
 
 
+@dataclass
+class ReportFiles:
+    markdown: Path
+    html: Path
+    title: str
+    #: report.html's content (table, notes, embedded figures), for pages that show the report.
+    body: str
+
+
 def write_report(
     run_dirs: list[str | Path], out_dir: str | Path, data_dir: str | Path | None = None
 ) -> tuple[Path, Path]:
     """Write ``report.md`` (+ PNGs) and a self-contained ``report.html``; returns both paths."""
-    return write_summaries([summarise(run_dir, data_dir) for run_dir in run_dirs], out_dir)
+    files = write_report_files([summarise(run_dir, data_dir) for run_dir in run_dirs], out_dir)
+    return files.markdown, files.html
 
 
-def write_summaries(summaries: list[ScoredRun], out_dir: str | Path) -> tuple[Path, Path]:
+def write_report_files(summaries: list[ScoredRun], out_dir: str | Path) -> ReportFiles:
     """The report of runs already summarised (see ``write_report``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -393,14 +403,15 @@ def write_summaries(summaries: list[ScoredRun], out_dir: str | Path) -> tuple[Pa
         for label, _, data in images
     )
     items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
+    body = f"{_html_table(headers, rows)}<ul>{items}</ul>{figures}"
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
         "text-align:left}th{background:#f3f3f3}img{max-width:100%}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>{_html_table(headers, rows)}<ul>{items}</ul>{figures}"
+        f"<h1>{html.escape(title)}</h1>{body}"
         "</body></html>"
     )
     html_path = out_dir / "report.html"
     html_path.write_text(page, encoding="utf-8")
-    return md_path, html_path
+    return ReportFiles(md_path, html_path, title, body)

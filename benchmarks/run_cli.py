@@ -52,6 +52,8 @@ def run(
     allow_code_change: Annotated[bool, typer.Option(
         "--allow-code-change", help="Resume a run begun under other code (version, prompts, blinding); "
         "the change is recorded.")] = False,
+    no_transcript: Annotated[bool, typer.Option(
+        "--no-transcript", help="Do not keep each paper's model calls (transcripts.jsonl.gz).")] = False,
 ) -> None:
     """Review a benchmark's papers into a resumable run dir, and score them against the human decisions."""
     from benchmarks.store import RunStore, RunStoreError
@@ -71,7 +73,8 @@ def run(
         raise fail(str(exc)) from None
     manifest = _manifest(config, data, text_mode=text_mode, n_papers=len(papers), limit=limit,
                          blinded=text == "blind", subset=subset)
-    reviewer = _build_reviewer(review, concurrency=concurrency, refresh_cache=retry_failed)
+    reviewer = _build_reviewer(review, concurrency=concurrency, refresh_cache=retry_failed,
+                               transcript=not no_transcript)
     try:
         store = RunStore.open(run_dir or _default_run_dir(manifest), manifest, allow_code_change=allow_code_change)
     except RunStoreError as exc:

@@ -141,15 +141,6 @@ def default_train_split(data_dir: str | Path | None) -> Dataset | None:
     return load_benchmark(DEFAULT_BENCHMARK, TRAIN_SPLIT, data_dir)
 
 
-def read_titles(folder: Path) -> dict[str, str]:
-    """paper_id -> title from the dataset's ``metadata.tsv``; empty when it has none."""
-    path = folder / "metadata.tsv"
-    if not path.is_file():
-        return {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        return {row["paper_id"]: row.get("title") or "" for row in csv.DictReader(handle, delimiter="\t")}
-
-
 def load_folder(folder: str | Path, split: str | None) -> Dataset:
     """A user's own dataset: a folder with one ``ratings_*.tsv`` (or ``--split`` picks one)."""
     folder = Path(folder).expanduser()
@@ -205,6 +196,15 @@ def _load(name: str, split: str, folder: Path, ratings: Path) -> Dataset:
     if not papers:
         raise DatasetError(f"{ratings}: no papers")
     return Dataset(name=name, split=split, folder=folder, ratings_path=ratings, source=source, papers=papers)
+
+
+def read_titles(folder: Path) -> dict[str, str]:
+    """paper_id -> title, from the folder's ``metadata.tsv`` (empty when it has none)."""
+    path = folder / "metadata.tsv"
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        return {row["paper_id"]: row.get("title") or "" for row in csv.DictReader(handle, delimiter="\t")}
 
 
 def read_ratings(path: Path) -> dict[str, tuple[int, HumanLabel]]:

@@ -20,6 +20,7 @@ def build_reviewer(
     refresh_cache: bool = False,
     concurrency: int = 8,
     timeout: float | None = None,
+    transcript: bool = True,
 ) -> PaperReviewer:
     """The reviewer ``config`` names. The offline model gets the default benchmark's train split
     under ``data_dir`` to train on (without a data root, it is the last model trained)."""
@@ -38,4 +39,4 @@ def build_reviewer(
         timeout=timeout,
         price=config.price,
     )
-    return LLMReviewer(model, config, examples)
+    return LLMReviewer(model, config, examples, transcript=transcript)
