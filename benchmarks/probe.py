@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from benchmarks.records import RunManifest
 from benchmarks.stats import BOOTSTRAP_RESAMPLES, binary_metrics, point_and_interval
 from benchmarks.store import RunStoreError, read_manifest, read_records
 from corpus.abstract import abstract_of, title_of
-from corpus.dataset import MANIFEST_DIR, Dataset, HumanLabel, paper_loader
+from corpus.dataset import Dataset, HumanLabel, paper_loader
 from corpus.paper import PaperInputError
 from reviewer.models.base import ChatMessage, GenerateConfig, ProviderError, Usage
 from reviewer.models.pricing import add_costs
@@ -83,9 +82,8 @@ class ProbeItem:
 
 
 def venue_name(data: Dataset) -> str:
-    """"ICLR 2022" from the dataset manifest's OpenReview venue id, else the dataset's name."""
-    path = MANIFEST_DIR / f"{data.name}.json"
-    venue = json.loads(path.read_text()).get("venue", "") if path.is_file() else ""
+    """"ICLR 2022" from the dataset card's OpenReview venue id, else the dataset's name."""
+    venue = (data.card or {}).get("venue", "")
     parts = venue.split("/")
     return f"{parts[0].split('.')[0]} {parts[1]}" if len(parts) >= 2 else data.name
 

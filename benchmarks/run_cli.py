@@ -57,7 +57,7 @@ def run(
 ) -> None:
     """Review a benchmark's papers into a resumable run dir, and score them against the human decisions."""
     from benchmarks.store import RunStore, RunStoreError
-    from corpus.dataset import DatasetError, load_benchmark, load_folder, paper_loader
+    from corpus.dataset import DatasetError, open_dataset, paper_loader
 
     if benchmark and dataset:
         raise fail("give a benchmark name or --dataset, not both")
@@ -65,7 +65,7 @@ def run(
         raise fail("--body-only needs --text blind")
     config, data_dir = review.config, review.data_dir
     try:
-        data = load_folder(dataset, split) if dataset else load_benchmark(benchmark or "iclr2022", split, data_dir)
+        data = open_dataset(benchmark, dataset, split, data_dir)
         load = paper_loader(text, body_only=body_only, max_pages=config.max_pages)
         text_mode = data.text_mode(text) + ("-body-only" if body_only else "")
         papers, subset = _papers(data, text_mode, limit, length_matched, config.max_pages)

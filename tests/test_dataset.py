@@ -150,5 +150,5 @@ def test_snapshot_matches_the_manifest_and_a_changed_one_is_noted(tmp_path, shar
     (folder / "texts" / "a.txt").write_text("paper a")
     (folder / "ratings_eval.tsv").write_text("paper_id\t0\tdecision\na\t6\tAccept (Poster)\n")
     notes = check_manifest(load_benchmark("iclr2022", "eval", tmp_path))
-    assert notes == ["iclr2022 eval: 1 papers, the manifest iclr2022.json says 500",
-                     "iclr2022 eval: 1 accepted, the manifest iclr2022.json says 184"]
+    assert notes == ["iclr2022 eval: 1 papers, its card says 500",
+                     "iclr2022 eval: 1 accepted, its card says 184"]
