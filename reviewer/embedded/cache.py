@@ -14,6 +14,7 @@ from pathlib import Path
 import joblib
 from rich.progress import Progress
 
+from corpus.blind import rules_fingerprint
 from corpus.dataset import DATA_ENV, Dataset, paper_loader, read_titles
 from corpus.files import atomic_write, cache_dir
 from reviewer.embedded.model import MODEL_VERSION, EmbeddedModel, ModelError, TrainingPaper, TrainingSet, train
@@ -33,15 +34,17 @@ def model_dir(fingerprint: str) -> Path:
 
 
 def data_fingerprint(dataset: Dataset) -> str:
-    """The dataset's own fingerprint, tied to this model version (new features retrain)."""
-    return f"v{MODEL_VERSION}-{dataset.fingerprint()}"
+    """The dataset's own fingerprint, tied to this model version and the blinding rules (new
+    features or new rules retrain)."""
+    return f"v{MODEL_VERSION}-{dataset.fingerprint()}-{rules_fingerprint()}"
 
 
 def training_set(dataset: Dataset) -> TrainingSet:
-    """The dataset's rated papers with their raw texts (the model blinds them itself)."""
+    """The dataset's rated papers, blinded with the dataset's own rules (a benchmark run in blind
+    mode shows the reviewer the same; the model blinds every text again with the generic rules)."""
     titles = read_titles(dataset.folder)
     labelled = [p for p in dataset.papers if p.human.accepted is not None and p.human.mean_rating is not None]
-    load, papers = paper_loader("raw"), []
+    load, papers = paper_loader("blind"), []
     with Progress(transient=True) as progress:
         task = progress.add_task("Reading train papers", total=len(labelled))
         for item in labelled:
@@ -60,9 +63,10 @@ def load_cached(fingerprint: str) -> EmbeddedModel | None:
     if not path.is_file():
         return None
     try:
-        return joblib.load(path)
+        model = joblib.load(path)
     except Exception:  # an unreadable or outdated pickle is retrained, not fatal
         return None
+    return model if model.card.fingerprint.startswith(fingerprint) else None
 
 
 def latest() -> EmbeddedModel | None:
