@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field
 
 from benchmarks.transcript_file import TranscriptLocation
+from benchmarks.cutoff import CutoffCheck
 from corpus.dataset import HumanLabel
 from reviewer.transcript import Transcript
 
@@ -66,6 +67,10 @@ class RunManifest(BaseModel):
     subset: SubsetInfo | None = None
     #: A contamination probe of the same model (``review-bench probe``), shown beside the run.
     probe: str | None = None
+    #: Whether each paper's model calls are kept (``--no-transcript`` turns it off).
+    transcripts: bool = True
+    #: Whether the papers predate the model's training cutoff (``benchmarks.cutoff``).
+    training_cutoff: CutoffCheck | None = None
     notes: list[str] = Field(default_factory=list)
 
 

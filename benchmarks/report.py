@@ -96,8 +96,19 @@ def _probe(summary: ScoredRun) -> str:
             f"(other paper {_number(metrics['rouge_l_other_paper'])})")
 
 
+def _cutoff(summary: ScoredRun) -> str:
+    check = summary.manifest.training_cutoff
+    if check is None:
+        return "–"
+    if check.predates_cutoff is None:
+        return "unknown"
+    verdict = "papers BEFORE the cutoff" if check.predates_cutoff else "papers after the cutoff"
+    return f"{verdict} (papers {check.papers_public_since}, cutoff {check.model_cutoff})"
+
+
 ROWS: list[tuple[str, object]] = [
     ("model", lambda s: s.manifest.config.get("model", "?")),
+    ("training cutoff", _cutoff),
     ("text mode", lambda s: s.manifest.dataset.text_mode),
     ("subset", _subset),
     ("papers", lambda s: str(s.metrics["n"])),
@@ -356,6 +367,8 @@ def _notes(summaries: list[ScoredRun]) -> list[str]:
         if summary.manifest.subset is not None:
             notes.append(f"{summary.label}: {summary.manifest.subset.rule} subset, "
                          f"{summary.manifest.subset.description}.")
+        if summary.manifest.training_cutoff is not None:
+            notes.append(f"{summary.label}: {summary.manifest.training_cutoff.message}.")
         if summary.probe is not None:
             notes.append(f"{summary.label}: contamination probe {summary.probe[0]}: {probe_summary(summary.probe[1])}.")
     return notes

@@ -72,7 +72,7 @@ def run(
     except DatasetError as exc:
         raise fail(str(exc)) from None
     manifest = _manifest(config, data, text_mode=text_mode, n_papers=len(papers), limit=limit,
-                         blinded=text == "blind", subset=subset)
+                         blinded=text == "blind", subset=subset, transcripts=not no_transcript)
     reviewer = _build_reviewer(review, concurrency=concurrency, refresh_cache=retry_failed,
                                transcript=not no_transcript)
     try:
@@ -106,7 +106,9 @@ def _build_reviewer(review: ReviewOptions, **options):
         raise fail(NO_MODEL_HELP.format(error=exc)) from None
 
 
-def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None, blinded: bool, subset=None):
+def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None, blinded: bool, subset=None,
+              transcripts: bool = True):
+    from benchmarks.cutoff import check_cutoff
     from benchmarks.records import CodeIdentity, DatasetInfo, RunManifest
     from corpus.blind import rules_fingerprint
     from corpus.dataset import check_manifest
@@ -116,6 +118,9 @@ def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None,
     notes = check_manifest(data)
     for note in notes:
         err.print(f"warning: {note}")
+    cutoff = check_cutoff(config.model, data)
+    if cutoff is not None and cutoff.predates_cutoff is not False:
+        err.print(f"warning: {cutoff.message}")
     return RunManifest(
         kind="benchmark",
         config=config.model_dump(mode="json"),
@@ -134,6 +139,8 @@ def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None,
         git_revision=_git_revision(),
         limit=limit,
         subset=subset,
+        training_cutoff=cutoff,
+        transcripts=transcripts,
         notes=notes,
     )
 

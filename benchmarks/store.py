@@ -198,6 +198,9 @@ def _resume(run_dir: Path, old: RunManifest, new: RunManifest, allow_code_change
         )
     if change:
         notes.append(f"code changed at {utc_now()}: {change} (--allow-code-change)")
+    if old.transcripts != new.transcripts:
+        kept = "kept" if new.transcripts else "not kept (--no-transcript)"
+        notes.append(f"from {utc_now()} transcripts are {kept}; earlier papers' records differ")
     return new.model_copy(update={"started_at": old.started_at, "notes": notes})
 
 

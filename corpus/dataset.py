@@ -83,6 +83,16 @@ class Dataset:
     def blinding(self) -> BlindProfile:
         return profile_from_card(self.card)
 
+    @property
+    def public_since(self) -> str | None:
+        """The ISO date from which the venue's papers were public (OpenReview shows submissions
+        when they are made): the card's first submission, else its submission deadline."""
+        if not self.card:
+            return None
+        dates = self.card.get("dates") or {}
+        found = dates.get("first_submission") or self.card.get("submission_deadline")
+        return str(found)[:10] if found else None
+
     def fingerprint(self) -> str:
         """sha256 over the ratings file and each paper's identity."""
         digest = hashlib.sha256(self.ratings_path.read_bytes() if self.ratings_path else b"")
