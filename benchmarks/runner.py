@@ -119,8 +119,9 @@ async def run_papers(
             else:
                 ceiling = budget.ceiling(paper) if budget else 0.0
                 if budget and not budget.admit(summary.cost_usd or 0.0, ceiling):
-                    _stop(summary, "budget", f"${summary.cost_usd or 0:.4f} spent; the next paper could cost up to "
-                                             f"${ceiling:.4f}, over the --max-cost of ${budget.max_cost:.2f}")
+                    _stop(summary, "budget", f"{format_cost(summary.cost_usd or 0.0)} spent; the next paper could "
+                                             f"cost up to {format_cost(ceiling)}, over the --max-cost of "
+                                             f"{format_cost(budget.max_cost)}")
                     return
                 try:
                     with batcher.participant(item.paper_id) if batcher else nullcontext():

@@ -102,7 +102,7 @@ def _check_budget(plan, max_cost: float | None, reviewer) -> None:
     if plan.cost_usd is None or plan.cost_usd > max_cost:
         asyncio.run(reviewer.aclose())
         raise fail(f"not started: the review could cost up to {format_cost(plan.cost_usd)}, over the --max-cost "
-                   f"of ${max_cost:.2f}",
+                   f"of {format_cost(max_cost)}",
                    code=EXIT_BUDGET)
 
 
