@@ -102,6 +102,6 @@ def record_from_outcome(outcome: ReviewOutcome, human: HumanLabel | None = None)
         meta=meta.model_dump(
             mode="json",
             include={"model", "cached_calls", "threshold", "truncated", "truncation", "failures",
-                     "hidden_text", "extra"},
+                     "hidden_text", "injection", "extra"},
         ),
     )

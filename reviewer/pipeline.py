@@ -23,7 +23,7 @@ from reviewer.models.base import ChatMessage, Completion, GenerateConfig, Provid
 from reviewer.models.wrapper import Model
 from reviewer.outcome import ReviewFailure, ReviewMeta, ReviewOutcome
 from reviewer.parsing import ReviewParseError, parse_review, says_done
-from reviewer.prompts import render
+from reviewer.prompts import as_data, render
 from reviewer.tokens import Fitted, fit_text
 
 SYSTEM_TEMPLATES = {"critical": "system_critical", "neutral": "system_neutral", "lenient": "system_lenient"}
@@ -83,7 +83,7 @@ def build_review_messages(
             f"the prompt leaves {available} tokens for the paper in a {context_window}-token window; "
             "use fewer few-shot examples, fewer reflections or a smaller --max-tokens"
         )
-    fitted = fit_text(paper_text, available, count_tokens)
+    fitted = fit_text(as_data(paper_text), available, count_tokens)
     user = render("review_request", form=form, examples=examples_block, paper=fitted.text)
     return [ChatMessage("system", system), ChatMessage("user", user, cache_prefix=True)], fitted
 
@@ -127,8 +127,8 @@ class LLMReviewer:
     async def review(self, paper: Paper) -> ReviewOutcome:
         started = time.monotonic()
         tally = _Tally()
-        meta = ReviewMeta(model=self.model.name, config=self.config.model_dump(mode="json"),
-                          threshold=self.config.threshold, hidden_text=paper.hidden)
+        meta = ReviewMeta.for_paper(paper, model=self.model.name, config=self.config.model_dump(mode="json"),
+                                    threshold=self.config.threshold)
         review: ReviewForm | None = None
         failure: ReviewFailure | None = None
         try:
