@@ -37,6 +37,18 @@ class CodeIdentity(BaseModel):
     blinding: str = ""
 
 
+AttackKind = Literal["visible", "hidden"]
+
+
+class AttackInfo(BaseModel):
+    """An attacked run (``run --attack``): which papers got which instruction, how."""
+
+    kind: AttackKind
+    share: float
+    instruction: str
+    paper_ids: list[str] = Field(default_factory=list)
+
+
 class RunManifest(BaseModel):
     schema_version: int = SCHEMA_VERSION
     kind: Literal["benchmark", "import", "score"] = "benchmark"
@@ -52,6 +64,8 @@ class RunManifest(BaseModel):
     status: Literal["running", "complete", "interrupted", "imported"] = "running"
     limit: int | None = None
     notes: list[str] = Field(default_factory=list)
+    #: Set when a share of the papers carried an instruction to the reviewer (``run --attack``).
+    attack: AttackInfo | None = None
 
 
 class PaperRecord(BaseModel):

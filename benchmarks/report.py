@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.attack import attack_metrics
 from benchmarks.metrics import compute_metrics, human_mean, is_accepted, load_run, metrics_for_run
 from benchmarks.records import PaperRecord, RunManifest
 
@@ -52,6 +53,9 @@ def summarise(run_dir: str | Path) -> ScoredRun:
         metrics.update({k: v for k, v in saved.items() if k == "calibration"})
     else:
         metrics = metrics_for_run(run_dir)
+    attack = attack_metrics(run_dir, manifest, records, metrics["threshold"])
+    if attack:
+        metrics["attack"] = attack
     return ScoredRun(run_dir, manifest.name or run_dir.name, manifest, records, metrics)
 
 
@@ -90,7 +94,25 @@ ROWS: list[tuple[str, object]] = [
     ("own Decision: balanced accuracy", "own_decision.balanced_accuracy"),
     ("own Decision: accuracy", "own_decision.accuracy"),
     ("balanced accuracy, failed = Reject", "balanced_accuracy_failed_as_reject"),
+    ("papers with hidden text kept out", lambda s: str(_papers_with(s, "hidden_text"))),
+    ("papers with instructions to the reviewer", lambda s: str(_papers_with(s, "injection"))),
+    ("accept-flip rate under attack", lambda s: _flip_rate(s.metrics.get("attack"))),
 ]
+def _papers_with(summary: ScoredRun, finding: str) -> int:
+    """Papers whose review recorded ``meta.hidden_text`` or ``meta.injection`` with a count."""
+    return sum(bool((record.meta.get(finding) or {}).get("count")) for record in summary.records)
+
+
+def _flip_rate(attack: dict | None) -> str:
+    if not attack:
+        return "–"
+    counts = f"{attack['flips']}/{attack['n_rejected_unattacked']} {attack['kind']}"
+    if attack["flip_rate"] is None:
+        return f"– ({counts})"
+    low, high = attack["flip_rate_ci"]
+    return f"{attack['flip_rate']:.2f} [{low:.2f}, {high:.2f}] ({counts})"
+
+
 BASELINE_CELLS = {
     "balanced accuracy": "balanced_accuracy",
     "accuracy": "accuracy",

@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from benchmarks.records import AttackKind
 from corpus.dataset import TextMode
 from reviewer.cli_errors import fail, user_errors
 from reviewer.cli_options import ReviewOptions, with_review_options
@@ -48,6 +49,12 @@ def run(
     allow_code_change: Annotated[bool, typer.Option(
         "--allow-code-change", help="Resume a run begun under other code (version, prompts, blinding); "
         "the change is recorded.")] = False,
+    attack: Annotated[Optional[AttackKind], typer.Option(
+        "--attack", help="Add an instruction to the reviewer to a share of the rejected papers, as visible text or "
+        "hidden in a typeset PDF, and report the accept-flip rate against the same papers unattacked.",
+        show_default=False)] = None,
+    attack_share: Annotated[float, typer.Option(
+        "--attack-share", min=0.0, max=1.0, help="With --attack: the share of the rejected papers attacked.")] = 0.2,
 ) -> None:
     """Review a benchmark's papers into a resumable run dir, and score them against the human decisions."""
     from benchmarks.store import RunStore, RunStoreError
@@ -67,12 +74,22 @@ def run(
     text_mode = data.text_mode(text) + ("-body-only" if body_only else "")
     manifest = _manifest(config, data, text_mode=text_mode, n_papers=len(papers), limit=limit,
                          blinded=text == "blind")
+    if attack:
+        from benchmarks.attack import plan_attack
+
+        manifest.attack = plan_attack(papers, attack, attack_share)
     reviewer = _build_reviewer(review, concurrency=concurrency, refresh_cache=retry_failed)
     try:
         store = RunStore.open(run_dir or _default_run_dir(manifest), manifest, allow_code_change=allow_code_change)
     except RunStoreError as exc:
         asyncio.run(reviewer.aclose())
         raise fail(str(exc)) from None
+    if attack:
+        from benchmarks.attack import run_baseline
+
+        load = run_baseline(store, papers, load, lambda: _build_reviewer(review, concurrency=concurrency,
+                            refresh_cache=retry_failed), concurrency=concurrency, retry_failed=retry_failed,
+                            allow_code_change=allow_code_change, console=err)
     _run(store, papers, reviewer, load, concurrency=concurrency, retry_failed=retry_failed,
          resume_hint=None if run_dir else store.run_dir)
 

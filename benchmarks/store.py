@@ -147,6 +147,7 @@ def _difference(old: RunManifest, new: RunManifest) -> str | None:
         ("config", old.config_hash, new.config_hash),
         ("dataset", old.dataset.fingerprint, new.dataset.fingerprint),
         ("text mode", old.dataset.text_mode, new.dataset.text_mode),
+        ("attack", old.attack, new.attack),
     ]
     for what, before, now in checks:
         if before != now:

@@ -77,6 +77,7 @@ def check_glyphs(pages: list[PageReader]) -> list[str]:
     if not ocr_available():
         return [NOTICE]
     for page, lines in suspects.items():
+        page.with_boxes()
         lying = [line for line in lines if agreement(line.text, ocr_text(page.page, line.bbox)) < MIN_AGREEMENT]
         page.drop_lines(lying, "glyph_mismatch")
     return []

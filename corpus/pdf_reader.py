@@ -23,7 +23,7 @@ from corpus.files import atomic_write
 from corpus.files import cache_dir as default_cache_dir
 from corpus.injection import fold_text
 from corpus.paper import HiddenSpan, HiddenText, PaperInputError
-from corpus.visibility import TINY_POINTS, PageVisibility, Run, char, core, glyph_key, share_inside
+from corpus.visibility import PageVisibility, Run, char, core, glyph_key, plainly_visible, share_inside
 
 #: Bump when extraction changes, so cached results from older rules are not reused.
 EXTRACTOR_VERSION = 2
@@ -39,6 +39,7 @@ FLAGS = (pymupdf.TEXTFLAGS_DICT | pymupdf.TEXT_MEDIABOX_CLIP) & ~pymupdf.TEXT_PR
 WORD = re.compile(r"[^\W\d_]{2}|[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 NOT_ALNUM = re.compile(r"[\W_]+")
 SPACES = re.compile(r"[ \u00a0\t\n\r\u3000]+")
+MANY_SPACES = re.compile(r" {2,}")
 
 
 class PdfText(BaseModel):
@@ -130,34 +131,53 @@ def _letters(text: str) -> str:
 @dataclass
 class Line:
     text: str
-    bbox: tuple[float, float, float, float]
+    #: None until asked for (``PageReader.with_boxes``): ordinary pages are read without them.
+    bbox: tuple[float, float, float, float] | None = None
 
 
 class PageReader:
     """One page: its visible lines (blocks in content order) and its hidden spans."""
 
     def __init__(self, page: pymupdf.Page, *, render: bool = True, masks: dict | None = None) -> None:
+        if page.rotation:  # one coordinate space for the trace, the paint log and the text
+            page.set_rotation(0)
         self.page = page
-        self.visibility = PageVisibility(page, render=render, masks=masks)
         self.hidden: list[HiddenSpan] = []
-        textpage = page.get_textpage(flags=FLAGS)
-        content = textpage.extractDICT()
-        left_out = _glyph_count(content) != self.visibility.glyph_count
+        self._textpage = page.get_textpage(flags=FLAGS)
+        blocks = [block[4] for block in self._textpage.extractBLOCKS() if block[6] == 0]
+        log = page.get_bboxlog()
+        if plainly_visible(page, log, self._textpage.extractDICT()):
+            self.visibility = None
+            self.blocks = [[Line(line.strip()) for line in block.split("\n")] for block in blocks]
+            return
+        self.visibility = PageVisibility(page, render=render, masks=masks, log=log)
+        left_out = len(SPACES.sub("", "".join(blocks))) != self.visibility.glyph_count
         if self.visibility.hidden or left_out:
             # Some glyphs are hidden, or the extraction left some out: go glyph by glyph.
-            content = textpage.extractRAWDICT()
+            content = self._textpage.extractRAWDICT()
             self._hidden_spots = [(x, y) for _, x, y in self.visibility.hidden]
-            self.blocks = [[self._line(line, by_glyph=True) for line in block["lines"]] for block in content["blocks"]]
+            self.blocks = [[self._line(line) for line in block["lines"]] for block in content["blocks"]]
             if left_out:
                 self._find_clipped(content)
         else:
-            self.blocks = [[self._line(line) for line in block["lines"]] for block in content["blocks"]]
+            self.blocks = [[Line(line.strip()) for line in block.split("\n")] for block in blocks]
         self.hidden = self._runs_hidden() + self.hidden
 
     @property
     def text(self) -> str:
         blocks = ("\n".join(line.text for line in block if line.text) for block in self.blocks)
         return BLOCK_BREAK.join(block for block in blocks if block)
+
+    def with_boxes(self) -> None:
+        """Give every line its box (from the structured text; the lines and their text stay)."""
+        if all(line.bbox is not None for block in self.blocks for line in block):
+            return
+        content = self._textpage.extractDICT()
+        boxes = [line["bbox"] for block in content["blocks"] for line in block["lines"]
+                 if "".join(span["text"] for span in line["spans"]).strip()]
+        lines = [line for block in self.blocks for line in block if line.text]
+        for line, box in zip(lines, boxes):
+            line.bbox = box
 
     def drop_lines(self, lines: list[Line], reason: str) -> None:
         """Keep these lines out of the text (the glyph check found they lie) and report them."""
@@ -167,26 +187,17 @@ class PageReader:
 
     # ---- assembling the visible text ---------------------------------------------------
 
-    def _line(self, line: dict, *, by_glyph: bool = False) -> Line:
-        parts = [self._span_text(span, by_glyph) for span in line["spans"]]
-        text = re.sub(r" {2,}", " ", "".join(parts)).strip()
-        return Line(text, line["bbox"])
+    def _line(self, line: dict) -> Line:
+        """A line of the raw structured text, without its hidden glyphs."""
+        parts = [self._span_text(span) for span in line["spans"]]
+        return Line(MANY_SPACES.sub(" ", "".join(parts)).strip(), line["bbox"])
 
-    def _span_text(self, span: dict, by_glyph: bool) -> str:
-        if by_glyph and self._holds_hidden(span["bbox"]):
-            hidden = self.visibility.hidden
-            text = "".join(c["c"] for c in span["chars"]
-                           if c["c"].isspace() or glyph_key(c["c"], c["origin"]) not in hidden)
-        elif by_glyph:
-            text = "".join(c["c"] for c in span["chars"])
-        else:
-            text = span["text"]
-        # The structured text's size includes the text matrix: glyphs squashed flat are tiny too.
-        if span["size"] < TINY_POINTS:
-            if text.strip():
-                self.hidden.append(HiddenSpan(page=self.page.number + 1, reason="tiny", excerpt=text.strip()))
-            return " "
-        return text
+    def _span_text(self, span: dict) -> str:
+        if not self._holds_hidden(span["bbox"]):
+            return "".join(c["c"] for c in span["chars"])
+        hidden = self.visibility.hidden
+        return "".join(c["c"] for c in span["chars"]
+                       if c["c"].isspace() or glyph_key(c["c"], c["origin"]) not in hidden)
 
     def _holds_hidden(self, bbox) -> bool:
         x0, y0, x1, y1 = (round(v * 10) for v in bbox)
@@ -262,8 +273,3 @@ def _pieces(run: Run):
         stretch.append(char(glyph))
         previous = glyph
     yield verdict, "".join(stretch)
-
-
-def _glyph_count(content: dict) -> int:
-    text = "".join(span["text"] for block in content["blocks"] for line in block["lines"] for span in line["spans"])
-    return len(SPACES.sub("", text))

@@ -18,6 +18,7 @@ path removes entirely, so a glyph of the trace missing from the extraction is cl
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -26,6 +27,9 @@ import pymupdf
 
 #: Glyphs smaller than this (points, after the text matrix and the page transform) cannot be read.
 TINY_POINTS = 4.0
+#: Letters whose ink is lower than this share of their size are squashed flat (a lowercase
+#: run's ink is half its size at least).
+FLAT_SHARE = 0.25
 #: Below this opacity a glyph is transparent, whatever its colour.
 MIN_OPACITY = 0.05
 #: CIE76 colour difference below which text does not stand out from what lies beneath it:
@@ -43,14 +47,19 @@ MAX_PIXELS = 4_000_000
 #: A rendered glyph is visible when this share of its box (and at least MIN_INK_PIXELS) changes.
 MIN_INK_SHARE = 0.02
 MIN_INK_PIXELS = 3
+#: A rendered pixel within this colour difference of a glyph's colour is its ink.
+INK_MATCH = 10.0
 #: Opaque paint over this share of a glyph's middle hides it; over less, the glyph is read.
 MOSTLY = 0.5
 #: A stroke thinner than this share of a glyph's size neither hides it nor is its backdrop.
 THIN_LINE = 0.5
+#: Paint thinner than this (points) is a line: a rule or a grid line hides no text.
+THIN_PAINT = 1.5
 #: Paint log entries that put colour on the page (text aside).
 PAINTS = {"fill-path", "stroke-path", "fill-image", "fill-imgmask", "fill-shade"}
 SPACE = {0x20, 0xA0, 0x09, 0x0A, 0x0D, 0x3000}
 UNDECIDED = "?"
+ON_UNKNOWN_BACKDROP = "?backdrop"
 #: An image's soft mask at least this opaque hides what lies beneath.
 OPAQUE_ALPHA = 250
 WHITE = (1.0, 1.0, 1.0)
@@ -161,6 +170,49 @@ def share_inside(bbox, area: pymupdf.Rect) -> float:
     return abs(rect & area) / abs(rect)
 
 
+def plainly_visible(page: pymupdf.Page, log: list, content: dict) -> bool:
+    """Whether a page needs no closer look: its text drawn plainly, in a readable size and a
+    colour that stands out on white, nothing painted under or over it but thin lines, nothing
+    off the page, clipped away or invisible. From the paint log and the structured text only,
+    which costs less than the glyph-by-glyph trace that ``PageVisibility`` reads."""
+    if any(kind not in PAINTS and kind != "fill-text" for kind, _ in log):
+        return False  # invisible or stroked text
+    texts = np.array([rect for kind, rect in log if kind == "fill-text"], dtype=float).reshape(-1, 4)
+    texts = texts[(texts[:, 2] - texts[:, 0]) * (texts[:, 3] - texts[:, 1]) > 0]
+    area = page.rect
+    if len(texts) and ((texts[:, :2] < (area.x0, area.y0)).any() or (texts[:, 2:] > (area.x1, area.y1)).any()):
+        return False
+    paints = np.array([rect for kind, rect in log if kind in PAINTS], dtype=float).reshape(-1, 4)
+    paints = paints[np.minimum(paints[:, 2] - paints[:, 0], paints[:, 3] - paints[:, 1]) >= THIN_PAINT]
+    if len(paints) and len(texts) and _overlaps(texts, paints).any():
+        return False
+    spans = [span for block in content["blocks"] for line in block["lines"] for span in line["spans"]
+             if span["text"].strip()]
+    for span in spans:
+        x0, _, x1, _ = span["bbox"]
+        letters = len(span["text"].strip())
+        if (span["alpha"] < 255 or span["size"] < TINY_POINTS
+                or contrast(to_rgb(span["color"]), 1.0, WHITE) < MIN_CONTRAST
+                or letters >= 4 and x1 - x0 < MIN_ADVANCE_SHARE * span["size"] * (letters - 1)):
+            return False
+    if not len(texts):
+        return True
+    # Nothing clipped away: every text operation left text where it drew (a wholly clipped one
+    # leaves none), and no clip cuts through one (each lies wholly inside or outside each clip).
+    boxes = np.array([span["bbox"] for span in spans], dtype=float).reshape(-1, 4)
+    if not len(boxes) or not _overlaps(texts, boxes).any(axis=1).all():
+        return False
+    clips = np.array([item["scissor"] for item in page.get_cdrawings(extended=True) if item["type"] == "clip"],
+                     dtype=float).reshape(-1, 4)
+    inside = ((texts[:, None, :2] >= clips[None, :, :2]) & (texts[:, None, 2:] <= clips[None, :, 2:])).all(axis=2)
+    return bool((inside | ~_overlaps(texts, clips)).all())
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a[:, None, 0] < b[None, :, 2]) & (a[:, None, 2] > b[None, :, 0]) & (a[:, None, 1] < b[None, :, 3]) & (
+        a[:, None, 3] > b[None, :, 1])
+
+
 class PageVisibility:
     """Verdicts for every glyph of one page.
 
@@ -168,8 +220,10 @@ class PageVisibility:
     so that the reader can report hidden text and find glyphs the extraction left out.
     """
 
-    def __init__(self, page: pymupdf.Page, *, render: bool = True, masks: dict | None = None):
-        """``masks`` caches decoded image masks across the pages of one document."""
+    def __init__(self, page: pymupdf.Page, *, render: bool = True, masks: dict | None = None,
+                 log: list | None = None):
+        """``masks`` caches decoded image masks across the pages of one document; ``log`` is
+        the page's paint log when the caller has read it."""
         self.page = page
         self._masks = {} if masks is None else masks
         self.area = page.rect
@@ -179,14 +233,19 @@ class PageVisibility:
         self._items: list[tuple[int | None, int, pymupdf.Rect, pymupdf.Rect | None]] = []
         self._images: list[dict] | None = None
         self._paints: dict[int, Paint] = {}
+        self._path_seqnos: list[int] = []
+        self._path_positions: list[int] = []
         self.runs = [run for span in page.get_texttrace() if (run := self._run(span))]
+        self._log = page.get_bboxlog() if log is None else log
         self._judge_own()
         self._judge_paint()
-        undecided = [run for run in self.runs if UNDECIDED in run.verdicts]
+        undecided = [run for run in self.runs if UNDECIDED in run.verdicts or ON_UNKNOWN_BACKDROP in run.verdicts]
         if undecided and render:
-            self._judge_pixels(undecided)
+            self._judge_backdrops([run for run in undecided if ON_UNKNOWN_BACKDROP in run.verdicts])
+            self._judge_pixels([run for run in undecided if UNDECIDED in run.verdicts])
         for run in undecided:  # what the pixels did not hide (or were not asked about) is seen
-            run.verdicts = [None if verdict == UNDECIDED else verdict for verdict in run.verdicts]
+            run.verdicts = [None if verdict in (UNDECIDED, ON_UNKNOWN_BACKDROP) else verdict
+                            for verdict in run.verdicts]
         self.hidden = {
             glyph_key(char(glyph), glyph[2]): verdict
             for run in self.runs
@@ -213,7 +272,7 @@ class PageVisibility:
 
     def _judge_own(self) -> None:
         for run in self.runs:
-            reason = _own_reason(run)
+            reason = _own_reason(run) or ("tiny" if self._flattened(run) else None)
             if reason:
                 run.verdicts = [reason] * len(run.glyphs)
                 continue
@@ -224,14 +283,22 @@ class PageVisibility:
                     for glyph in run.glyphs
                 ]
 
+    def _flattened(self, run: Run) -> bool:
+        """Letters squeezed flat by the text matrix: their ink (the paint log's box of the text
+        operation, which pads it by about a point each side) is far lower than their size."""
+        if run.seqno >= len(self._log) or not run.horizontal or sum(chr(g[0]).isalpha() for g in run.glyphs) < 2:
+            return False
+        x0, y0, x1, y1 = self._log[run.seqno][1]
+        ink = y1 - y0 - 2
+        return ink < min(TINY_POINTS, FLAT_SHARE * run.size)
+
     # ---- what is painted beneath and above ---------------------------------------------
 
     def _judge_paint(self) -> None:
         pending = [run for run in self.runs if not all(run.verdicts)]
         if not pending:
             return
-        log = self.page.get_bboxlog()
-        paints = [(index, kind, rect) for index, (kind, rect) in enumerate(log) if kind in PAINTS]
+        paints = [(index, kind, rect) for index, (kind, rect) in enumerate(self._log) if kind in PAINTS]
         if not paints:
             for run in pending:
                 self._judge_colour(run, WHITE)
@@ -249,12 +316,14 @@ class PageVisibility:
                 self._judge_colour(run, WHITE)
                 continue
             hits = [self._paint(*paints[i]) for i in np.flatnonzero(touches[row])]
-            hits = [paint for paint in hits if _intersects(paint.area, cores[row])]
-            if not hits:
-                self._judge_colour(run, WHITE)
-                continue
+            # Lines thinner than half a glyph neither hide it nor are its backdrop (rules, grids).
+            hits = [paint for paint in hits if _intersects(paint.area, cores[row])
+                    and not (paint.width and paint.width < THIN_LINE * run.size)]
             above = [paint for paint in hits if paint.index > run.seqno]
             below = sorted((paint for paint in hits if paint.index < run.seqno), key=lambda p: -p.index)
+            if not above and (not below or below[0].opaque_rectangle and _contains(below[0].area, cores[row])):
+                self._judge_colour(run, below[0].fill if below else WHITE)  # one flat backdrop for all
+                continue
             run.verdicts = [
                 verdict or self._glyph_verdict(run, core(glyph[3]), above, below)
                 for glyph, verdict in zip(run.glyphs, run.verdicts)
@@ -264,8 +333,8 @@ class PageVisibility:
         """A glyph under or over paint: covered by an opaque rectangle drawn later, judged by
         the flat colour beneath it, or left to the pixels (UNDECIDED)."""
         for paint in above:
-            if not _intersects(paint.area, middle) or paint.width and paint.width < THIN_LINE * run.size:
-                continue  # a line thinner than half the glyph cannot hide it
+            if not _intersects(paint.area, middle):
+                continue
             if paint.opaque_rectangle or paint.kind == "fill-image" and self._image_is_opaque(paint, middle):
                 # Opaque paint over most of the glyph hides it; over less, the glyph is read.
                 if _overlap(paint.area, middle) >= MOSTLY:
@@ -274,10 +343,12 @@ class PageVisibility:
             return UNDECIDED  # a translucent or shaped paint, a thick line, an image, a shading
         backdrop = WHITE
         for paint in below:  # the topmost first
-            if not _intersects(paint.area, middle) or paint.width and paint.width < THIN_LINE * run.size:
-                continue  # a thin line crossing the text (a grid line, a rule) is no backdrop
+            if not _intersects(paint.area, middle):
+                continue
             if not (paint.opaque_rectangle and _contains(paint.area, middle)):
-                return UNDECIDED
+                # Nothing drawn over it, an unknown backdrop: one rendering tells, unless the
+                # text is translucent (its pixels then mix with what lies beneath).
+                return ON_UNKNOWN_BACKDROP if run.opacity >= 1 else UNDECIDED
             backdrop = paint.fill
             break
         return "low_contrast" if contrast(run.color, run.opacity, backdrop) < MIN_CONTRAST else None
@@ -328,6 +399,9 @@ class PageVisibility:
                     clips.append((level, clip, exact))
                 elif "seqno" in item:
                     self._by_seqno[item["seqno"]] = {**item, "clip": (clip, exact)}
+            paths = sorted((seqno, position) for position, (seqno, *_) in enumerate(self._items) if seqno is not None)
+            self._path_seqnos = [seqno for seqno, _ in paths]
+            self._path_positions = [position for _, position in paths]
         return self._by_seqno
 
     def _image_is_opaque(self, paint: Paint, middle: tuple) -> bool:
@@ -342,9 +416,14 @@ class PageVisibility:
             return False
         if not image.get("has-mask"):
             return True
-        if not image["smask"]:  # a colour-key mask, or not told apart from another image's
+        if not image["smasks"] or 0 in image["smasks"]:  # a colour-key mask, or one without a mask
             return False
-        alpha = self._alpha(image["smask"])
+        # Several images of this size: opaque there whichever of their masks it is.
+        return all(self._opaque_at(self._alpha(xref), (a, d, e, f), part) for xref in image["smasks"])
+
+    @staticmethod
+    def _opaque_at(alpha, placement, part) -> bool:
+        a, d, e, f = placement
         height, width = alpha.shape
         cols = sorted(int((x - e) / a * width) for x in (part[0], part[2]))
         rows = sorted(int((y - f) / d * height) for y in (part[1], part[3]))
@@ -353,15 +432,14 @@ class PageVisibility:
 
     def _image(self, paint: Paint) -> dict | None:
         """The image a paint log entry draws (pymupdf's image info, matched by its box), with
-        its soft mask's xref (matched by size among the page's images; None when ambiguous)."""
+        the soft masks it may have (those of the page's images of its size)."""
         if self._images is None:
             self._images = self.page.get_image_info()
             masks: dict[tuple[int, int], set[int]] = {}
             for xref, smask, width, height, *_ in self.page.get_images(full=True):
                 masks.setdefault((width, height), set()).add(smask)
             for image in self._images:
-                found = masks.get((image["width"], image["height"]), set())
-                image["smask"] = next(iter(found)) if len(found) == 1 else None
+                image["smasks"] = masks.get((image["width"], image["height"]), set())
         for image in self._images:
             if all(abs(u - v) < 0.5 for u, v in zip(image["bbox"], paint.area)):
                 return image
@@ -377,40 +455,73 @@ class PageVisibility:
     def _unclipped(self, index: int, middle: tuple) -> bool:
         """Whether no clip can cut a paint drawn at ``index`` away from ``middle``: every clip
         in force at the path drawn before it, or set between that path and the next, holds it."""
-        self._drawings()
+        before, after = self._neighbours(index)
         items = self._items
-        before = max((p for p, (seqno, _, _, _) in enumerate(items) if seqno is not None and seqno < index), default=-1)
-        after = min((p for p, (seqno, _, _, _) in enumerate(items) if seqno is not None and seqno > index),
-                    default=len(items))
         if before >= 0 and not _contains(items[before][2], middle):
             return False
         return all(_contains(scissor, middle) for _, _, _, scissor in items[before + 1:after] if scissor is not None)
 
+    def _neighbours(self, index: int) -> tuple[int, int]:
+        """Positions in the drawings of the paths drawn just before and just after ``index``
+        (-1 and the end when there are none)."""
+        self._drawings()
+        position = bisect.bisect_left(self._path_seqnos, index)
+        before = self._path_positions[position - 1] if position > 0 else -1
+        after = self._path_positions[position] if position < len(self._path_positions) else len(self._items)
+        return before, after
+
     def _shade_area(self, index: int) -> tuple[float, float, float, float]:
         """Where a shading drawn at ``index`` can show: inside every clip that stays in force
         from the path drawn before it to the path drawn after it (the page when none does)."""
-        self._drawings()
-        before = [p for p, (seqno, _, _, _) in enumerate(self._items) if seqno is not None and seqno < index]
-        after = [p for p, (seqno, _, _, _) in enumerate(self._items) if seqno is not None and seqno > index]
-        if not before or not after:
+        before, after = self._neighbours(index)
+        if before < 0 or after >= len(self._items):
             return tuple(pymupdf.INFINITE_RECT())
-        between = self._items[before[-1]:after[0] + 1]
+        between = self._items[before:after + 1]
         lowest = min(range(len(between)), key=lambda k: between[k][1])
         return tuple(between[lowest][2])
 
     # ---- the pixels --------------------------------------------------------------------
 
-    def _judge_pixels(self, runs: list[Run]) -> None:
-        """Render the region of the undecided glyphs with and without them (on a copy of the
-        page where they are redacted); a glyph whose pixels do not change is not seen."""
-        boxes = np.array([glyph[3] for run in runs for glyph, verdict in zip(run.glyphs, run.verdicts)
-                          if verdict == UNDECIDED])
+    def _judge_backdrops(self, runs: list[Run]) -> None:
+        """Glyphs over an image, a shading or a shaped paint, with nothing over them: one
+        rendering of the region; a glyph is seen when the pixels beside its ink (those of its
+        box that do not have its colour) differ from its colour."""
+        if not runs:
+            return
+        clip, zoom = self._region(runs, ON_UNKNOWN_BACKDROP)
+        if clip is None:
+            return
+        pixels = _pixels(self.page, pymupdf.Matrix(zoom, zoom), clip)
+        for run in runs:
+            colour = lab(np.array(run.color))
+            for position, glyph in enumerate(run.glyphs):
+                if run.verdicts[position] != ON_UNKNOWN_BACKDROP:
+                    continue
+                box = lab(_box_pixels(pixels, glyph[3], clip, zoom) / 255.0)
+                distance = np.linalg.norm(box - colour, axis=-1).ravel()
+                beside = distance[distance >= INK_MATCH]
+                seen = len(beside) and np.median(beside) >= MIN_CONTRAST
+                run.verdicts[position] = None if seen else "unseen_when_rendered"
+        self.rendered_runs += len(runs)
+
+    def _region(self, runs: list[Run], verdict: str) -> tuple[pymupdf.Rect | None, float]:
+        """The box around the glyphs with this verdict, and the zoom that renders them legibly."""
+        boxes = np.array([glyph[3] for run in runs for glyph, v in zip(run.glyphs, run.verdicts) if v == verdict])
         clip = pymupdf.Rect(*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0))
         clip = (clip + (-1, -1, 1, 1)) & self.area
         if clip.is_empty:
-            return
+            return None, 1.0
         zoom = min(MAX_ZOOM, max(1.0, RENDER_PIXELS / max(min(run.size for run in runs), 0.1)))
-        zoom = max(1.0, min(zoom, (MAX_PIXELS / abs(clip)) ** 0.5))
+        return clip, max(1.0, min(zoom, (MAX_PIXELS / abs(clip)) ** 0.5))
+
+    def _judge_pixels(self, runs: list[Run]) -> None:
+        """Render the region of the undecided glyphs with and without them (on a copy of the
+        page where they are redacted); a glyph whose pixels do not change is not seen."""
+        if not runs:
+            return
+        clip, zoom = self._region(runs, UNDECIDED)
+        if clip is None:
+            return
         matrix = pymupdf.Matrix(zoom, zoom)
         with pymupdf.open() as scratch:
             scratch.insert_pdf(self.page.parent, from_page=self.page.number, to_page=self.page.number)
@@ -433,6 +544,14 @@ class PageVisibility:
                 if ink < max(MIN_INK_PIXELS, MIN_INK_SHARE * (x1 - x0) * (y1 - y0)):
                     run.verdicts[position] = "unseen_when_rendered"
         self.rendered_runs += len(runs)
+
+
+def _box_pixels(pixels: np.ndarray, bbox, clip: pymupdf.Rect, zoom: float) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    x0, y0, x1, y1 = (int(round((v - o) * zoom)) for v, o in zip(bbox, (clip.x0, clip.y0) * 2))
+    x0, x1 = sorted((min(max(x0, 0), width), min(max(x1, 0), width)))
+    y0, y1 = sorted((min(max(y0, 0), height), min(max(y1, 0), height)))
+    return pixels[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]
 
 
 def _redact(page: pymupdf.Page, rects: list[pymupdf.Rect]) -> None:
