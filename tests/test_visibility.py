@@ -122,3 +122,14 @@ def test_without_ocr_the_reader_says_fonts_were_not_checked(tmp_path, monkeypatc
 
     assert instruction in pdf.text.lower()  # nothing could show the font lies
     assert pdf.hidden.notes == [glyph_check.NOTICE]
+
+
+def test_a_rotated_page_is_judged_like_any_other(tmp_path):
+    def white_on_rotated(page):
+        TECHNIQUES["white"][0](page)
+        page.set_rotation(90)
+
+    pdf = read_pdf(one_page_pdf(tmp_path / "paper.pdf", white_on_rotated), cache_dir=tmp_path)
+
+    assert BODY in pdf.text and "PREVIOUS" not in pdf.text
+    assert [(span.reason, span.excerpt) for span in pdf.hidden.spans] == [("low_contrast", INJECTION)]
