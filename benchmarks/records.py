@@ -49,9 +49,19 @@ class AttackInfo(BaseModel):
     paper_ids: list[str] = Field(default_factory=list)
 
 
+class SubsetInfo(BaseModel):
+    """A fixed subset of the split, chosen by a rule before any review (``--length-matched``)."""
+
+    rule: str
+    description: str = ""
+    paper_ids: list[str] = Field(default_factory=list)
+    #: AUC of the text length alone for the human decision on the subset (0.5: length tells nothing).
+    length_auc: float | None = None
+
+
 class RunManifest(BaseModel):
     schema_version: int = SCHEMA_VERSION
-    kind: Literal["benchmark", "import", "score"] = "benchmark"
+    kind: Literal["benchmark", "import", "score", "probe"] = "benchmark"
     name: str = ""
     config: dict = Field(default_factory=dict)
     config_hash: str = ""
@@ -63,6 +73,9 @@ class RunManifest(BaseModel):
     finished_at: str | None = None
     status: Literal["running", "complete", "interrupted", "imported"] = "running"
     limit: int | None = None
+    subset: SubsetInfo | None = None
+    #: A contamination probe of the same model (``review-bench probe``), shown beside the run.
+    probe: str | None = None
     notes: list[str] = Field(default_factory=list)
     #: Set when a share of the papers carried an instruction to the reviewer (``run --attack``).
     attack: AttackInfo | None = None
@@ -80,10 +93,13 @@ class PaperRecord(BaseModel):
     overall_mean: float | None = None
     human: HumanLabel | None = None
     usage: dict = Field(default_factory=dict)
-    cost_usd: float = 0.0
+    #: None ("unknown") when the model's price was not known.
+    cost_usd: float | None = 0.0
     calls: int = 0
     latency_s: float = 0.0
     failure: dict | None = None  # {"kind": ..., "message": ...}
+    #: Characters of the paper text the reviewer was given (before fitting it to a context window).
+    text_chars: int | None = None
     meta: dict = Field(default_factory=dict)
 
     @property
@@ -92,7 +108,9 @@ class PaperRecord(BaseModel):
         return self.overall_mean if self.overall_mean is not None else self.overall
 
 
-def record_from_outcome(outcome: ReviewOutcome, human: HumanLabel | None = None) -> PaperRecord:
+def record_from_outcome(
+    outcome: ReviewOutcome, human: HumanLabel | None = None, text_chars: int | None = None
+) -> PaperRecord:
     """One paper's line in a run: the review and both decisions, or the failure and its reason."""
     meta = outcome.meta
     review = outcome.review
@@ -113,6 +131,7 @@ def record_from_outcome(outcome: ReviewOutcome, human: HumanLabel | None = None)
         calls=meta.calls,
         latency_s=meta.latency_s,
         failure=outcome.failure.model_dump() if outcome.failure else None,
+        text_chars=text_chars,
         meta=meta.model_dump(
             mode="json",
             include={"model", "cached_calls", "threshold", "truncated", "truncation", "failures",

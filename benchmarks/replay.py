@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from benchmarks.records import DatasetInfo, PaperRecord, RunManifest
 from benchmarks.store import RunStore
-from corpus.dataset import HumanLabel, data_root, read_ratings
+from benchmarks.lengths import text_lengths
+from corpus.dataset import HumanLabel, load_benchmark
 from review_bench import __version__
 from reviewer.config import ReviewConfig
 from reviewer.form import ReviewForm
@@ -31,14 +32,6 @@ CONFIG_NAME = re.compile(
 
 class ReplayError(ValueError):
     """A published run that cannot be imported. One line, fit for stderr."""
-
-
-def load_human_labels(data_dir: str | Path | None, split: str = "eval") -> dict[str, HumanLabel]:
-    """ICLR 2022 human ratings and decisions of one split, by paper id."""
-    ratings = data_root(data_dir) / "iclr2022" / f"ratings_{split}.tsv"
-    if not ratings.is_file():
-        raise ReplayError(f"{ratings}: ratings file not found")
-    return {paper_id: label for paper_id, (_, label) in read_ratings(ratings).items()}
 
 
 def config_from_name(stem: str) -> dict:
@@ -80,7 +73,7 @@ def _reason(error: ValueError) -> str:
     return str(error)
 
 
-def _record(row: dict, human: HumanLabel | None, threshold: float, source: str) -> PaperRecord:
+def _record(row: dict, human: HumanLabel | None, threshold: float, source: str, text_chars: int | None) -> PaperRecord:
     paper_id = row["paper_id"]
     meta = {"source": source}
     try:
@@ -91,6 +84,7 @@ def _record(row: dict, human: HumanLabel | None, threshold: float, source: str) 
             ok=False,
             human=human,
             failure={"kind": "parse", "message": _reason(error)},
+            text_chars=text_chars,
             meta=meta,
         )
     return PaperRecord(
@@ -101,6 +95,7 @@ def _record(row: dict, human: HumanLabel | None, threshold: float, source: str) 
         own_decision=form.Decision,
         overall=form.Overall,
         human=human,
+        text_chars=text_chars,
         meta=meta,
     )
 
@@ -115,14 +110,20 @@ def import_run(
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise ReplayError(f"{csv_path}: no such file")
-    labels = load_human_labels(data_dir)
+    # The published runs reviewed ICLR 2022's eval papers as served (raw text).
+    data = load_benchmark("iclr2022", "eval", data_dir)
+    labels = {paper.paper_id: paper.human for paper in data.papers}
+    lengths = text_lengths(data, "raw")
     with csv_path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     if not rows or "paper_id" not in rows[0]:
         raise ReplayError(f"{csv_path}: expected a CSV with a paper_id column and the form fields")
     config = config_from_name(csv_path.stem)
     threshold = config.get("threshold", ReviewConfig().threshold)
-    records = [_record(row, labels.get(row["paper_id"]), threshold, csv_path.name) for row in rows]
+    records = [
+        _record(row, labels.get(row["paper_id"]), threshold, csv_path.name, lengths.get(row["paper_id"]))
+        for row in rows
+    ]
     notes = [f"imported from {csv_path.name}"]
     if not config:
         notes.append("the file name does not encode a configuration")
@@ -137,7 +138,8 @@ def import_run(
         dataset=DatasetInfo(
             name="iclr2022",
             split="eval",
-            path=str(csv_path),
+            path=str(data.folder.resolve()),
+            # The CSV's hash: importing another CSV into this folder is another run.
             fingerprint=hashlib.sha256(csv_path.read_bytes()).hexdigest(),
             n_papers=len(records),
             text_mode="raw",

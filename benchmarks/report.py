@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.attack import attack_metrics
+from benchmarks.lengths import RunLengths, run_lengths
 from benchmarks.metrics import compute_metrics, human_mean, is_accepted, load_run, metrics_for_run
+from benchmarks.probe import find_probe, probe_metrics, probe_summary, read_probe
 from benchmarks.records import PaperRecord, RunManifest
 
 TEXT_MODES = {
@@ -37,26 +39,32 @@ class ScoredRun:
     manifest: RunManifest
     records: list[PaperRecord]
     metrics: dict
+    lengths: RunLengths | None = None
+    #: The contamination probe of the same model: its folder and scores.
+    probe: tuple[Path, dict] | None = None
 
 
-def summarise(run_dir: str | Path) -> ScoredRun:
+def summarise(run_dir: str | Path, data_dir: str | Path | None = None) -> ScoredRun:
     """A run with its metrics, recomputed from the records; the threshold (and where it
     came from, e.g. a calibration) is kept from ``metrics.json`` when there is one."""
     run_dir = Path(run_dir)
     manifest, records = load_run(run_dir)
+    lengths = run_lengths(manifest, records, data_dir)
     saved_path = run_dir / "metrics.json"
     if saved_path.exists():
         saved = json.loads(saved_path.read_text(encoding="utf-8"))
         metrics = compute_metrics(
-            records, saved["threshold"], threshold_source=saved["threshold_source"]
+            records, saved["threshold"], threshold_source=saved["threshold_source"], lengths=lengths
         )
         metrics.update({k: v for k, v in saved.items() if k == "calibration"})
     else:
-        metrics = metrics_for_run(run_dir)
+        metrics = metrics_for_run(run_dir, lengths=lengths)
+    probe_dir = find_probe(run_dir, manifest)
+    probe = (probe_dir, probe_metrics(read_probe(probe_dir)[1])) if probe_dir else None
     attack = attack_metrics(run_dir, manifest, records, metrics["threshold"])
     if attack:
         metrics["attack"] = attack
-    return ScoredRun(run_dir, manifest.name or run_dir.name, manifest, records, metrics)
+    return ScoredRun(run_dir, manifest.name or run_dir.name, manifest, records, metrics, lengths, probe)
 
 
 # ---- the table ---------------------------------------------------------------------------
@@ -76,9 +84,26 @@ def _with_interval(metrics: dict, key: str) -> str:
     return f"{value:.2f} [{interval[0]:.2f}, {interval[1]:.2f}]"
 
 
+def _subset(summary: ScoredRun) -> str:
+    subset, limit = summary.manifest.subset, summary.manifest.limit
+    if subset is not None:
+        return f"{subset.rule}: {len(subset.paper_ids)} papers, length-only AUC {_number(subset.length_auc)}"
+    return f"first {limit} papers" if limit else "all"
+
+
+def _probe(summary: ScoredRun) -> str:
+    if summary.probe is None:
+        return "–"
+    metrics = summary.probe[1]
+    return (f"decision recall {_number(metrics['decision_recall'])} (chance "
+            f"{_number(metrics['decision_recall_chance'])}); ROUGE-L {_number(metrics['rouge_l'])} "
+            f"(other paper {_number(metrics['rouge_l_other_paper'])})")
+
+
 ROWS: list[tuple[str, object]] = [
     ("model", lambda s: s.manifest.config.get("model", "?")),
     ("text mode", lambda s: s.manifest.dataset.text_mode),
+    ("subset", _subset),
     ("papers", lambda s: str(s.metrics["n"])),
     ("failed", lambda s: str(s.metrics["n_failed"])),
     ("coverage", lambda s: _number(s.metrics["coverage"])),
@@ -91,13 +116,22 @@ ROWS: list[tuple[str, object]] = [
     ("AUC (Overall)", "auc"),
     ("Pearson r (mean human rating)", "pearson"),
     ("Spearman ρ (mean human rating)", "spearman"),
+    ("AUC within length quintiles", "auc_length_stratified"),
+    ("partial r (human rating | log length)", "pearson_partial_log_length"),
+    ("length only: AUC", "length_baseline.auc"),
+    ("length only: AUC within length quintiles", "length_baseline.auc_length_stratified"),
+    ("length only: balanced accuracy (train threshold)", "length_baseline.balanced_accuracy"),
+    ("length only: Pearson r", "length_baseline.pearson"),
     ("own Decision: balanced accuracy", "own_decision.balanced_accuracy"),
     ("own Decision: accuracy", "own_decision.accuracy"),
     ("balanced accuracy, failed = Reject", "balanced_accuracy_failed_as_reject"),
     ("papers with hidden text kept out", lambda s: str(_papers_with(s, "hidden_text"))),
     ("papers with instructions to the reviewer", lambda s: str(_papers_with(s, "injection"))),
     ("accept-flip rate under attack", lambda s: _flip_rate(s.metrics.get("attack"))),
+    ("contamination probe", _probe),
 ]
+
+
 def _papers_with(summary: ScoredRun, finding: str) -> int:
     """Papers whose review recorded ``meta.hidden_text`` or ``meta.injection`` with a count."""
     return sum(bool((record.meta.get(finding) or {}).get("count")) for record in summary.records)
@@ -169,6 +203,15 @@ def print_comparison(summaries: list[ScoredRun]) -> None:
             + text_mode_statement(summary.manifest),
             highlight=False,
         )
+        for note in _length_notes(summary):
+            console.print(f"   {note}", highlight=False)
+
+
+def _length_notes(summary: ScoredRun) -> list[str]:
+    controls = summary.metrics.get("length_controls", {})
+    notes = [f"length controls: {controls.get('n', 0)} papers, lengths from {controls.get('lengths_from', '–')}; "
+             f"length baseline threshold: {summary.metrics['length_baseline'].get('threshold_source') or 'none'}"]
+    return notes + [f"length controls: {note}" for note in controls.get("notes", [])]
 
 
 # ---- plots -------------------------------------------------------------------------------
@@ -327,11 +370,18 @@ def _notes(summaries: list[ScoredRun]) -> list[str]:
         f"{first['baselines']['human'].get('rule', '')}, averaged over "
         f"{first['baselines']['human'].get('seeds', 0)} seeds.",
     ]
+    notes.append(f"Length controls: {first['length_controls']['rule']}.")
     for summary in summaries:
         notes.append(
             f"{summary.label} ({summary.run_dir}): {text_mode_statement(summary.manifest)}; "
             f"{_failures(summary)}; status {summary.manifest.status}."
         )
+        notes += [f"{summary.label}: {note}" for note in _length_notes(summary)]
+        if summary.manifest.subset is not None:
+            notes.append(f"{summary.label}: {summary.manifest.subset.rule} subset, "
+                         f"{summary.manifest.subset.description}.")
+        if summary.probe is not None:
+            notes.append(f"{summary.label}: contamination probe {summary.probe[0]}: {probe_summary(summary.probe[1])}.")
     if any(summary.metrics.get("attack") for summary in summaries):
         notes.append(
             "Accept-flip rate under attack: of the attacked rejected papers that the reviewer rejects unattacked "
@@ -341,9 +391,15 @@ def _notes(summaries: list[ScoredRun]) -> list[str]:
     return notes
 
 
-def write_report(run_dirs: list[str | Path], out_dir: str | Path) -> tuple[Path, Path]:
+def write_report(
+    run_dirs: list[str | Path], out_dir: str | Path, data_dir: str | Path | None = None
+) -> tuple[Path, Path]:
     """Write ``report.md`` (+ PNGs) and a self-contained ``report.html``; returns both paths."""
-    summaries = [summarise(run_dir) for run_dir in run_dirs]
+    return write_summaries([summarise(run_dir, data_dir) for run_dir in run_dirs], out_dir)
+
+
+def write_summaries(summaries: list[ScoredRun], out_dir: str | Path) -> tuple[Path, Path]:
+    """The report of runs already summarised (see ``write_report``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     images = [(s.label, _slug(s.label, i) + ".png", run_figure(s)) for i, s in enumerate(summaries)]

@@ -17,6 +17,7 @@ from benchmarks.records import AttackKind
 from corpus.dataset import TextMode
 from reviewer.cli_errors import fail, user_errors
 from reviewer.cli_options import ReviewOptions, with_review_options
+from reviewer.models.pricing import format_cost
 
 RUNS_ROOT = Path("runs")
 NO_MODEL_HELP = (
@@ -42,6 +43,9 @@ def run(
     text: Annotated[TextMode, typer.Option("--text", help="blind: leakage removed; raw: the texts as served.")] = "blind",
     body_only: Annotated[bool, typer.Option("--body-only", help="With --text blind: keep only the body.")] = False,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Review a fixed subset of N papers.")] = None,
+    length_matched: Annotated[bool, typer.Option(
+        "--length-matched", help="Review the fixed subset in which accepted and rejected papers are equally long "
+        "(pairs matched on text length; with --limit N, the first N/2 pairs).")] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="Papers, and model calls, in flight.")] = 8,
     run_dir: Annotated[Optional[Path], typer.Option(
         help="Default: the unfinished runs/*-<config hash> of this command, else a new one.")] = None,
@@ -68,12 +72,12 @@ def run(
     try:
         data = load_folder(dataset, split) if dataset else load_benchmark(benchmark or "iclr2022", split, data_dir)
         load = paper_loader(text, body_only=body_only, max_pages=config.max_pages)
+        text_mode = data.text_mode(text) + ("-body-only" if body_only else "")
+        papers, subset = _papers(data, text_mode, limit, length_matched, config.max_pages)
     except DatasetError as exc:
         raise fail(str(exc)) from None
-    papers = data.subset(limit)
-    text_mode = data.text_mode(text) + ("-body-only" if body_only else "")
     manifest = _manifest(config, data, text_mode=text_mode, n_papers=len(papers), limit=limit,
-                         blinded=text == "blind")
+                         blinded=text == "blind", subset=subset)
     if attack:
         from benchmarks.attack import plan_attack
 
@@ -94,6 +98,19 @@ def run(
          resume_hint=None if run_dir else store.run_dir)
 
 
+def _papers(data, text_mode: str, limit: int | None, length_matched: bool, max_pages: int | None):
+    """The papers to review, and the subset's record when it is length-matched."""
+    if not length_matched:
+        return data.subset(limit), None
+    from benchmarks.lengths import length_matched as matched, text_lengths
+
+    papers, subset = matched(data.papers, text_lengths(data, text_mode, max_pages),
+                             pairs=None if limit is None else max(1, limit // 2))
+    auc = "–" if subset.length_auc is None else f"{subset.length_auc:.3f}"
+    err.print(f"length-matched subset: {subset.description}; length-only AUC on it {auc}")
+    return papers, subset
+
+
 def _build_reviewer(review: ReviewOptions, **options):
     try:
         return review.build(**options)
@@ -103,7 +120,7 @@ def _build_reviewer(review: ReviewOptions, **options):
         raise fail(NO_MODEL_HELP.format(error=exc)) from None
 
 
-def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None, blinded: bool):
+def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None, blinded: bool, subset=None):
     from benchmarks.records import CodeIdentity, DatasetInfo, RunManifest
     from corpus.blind import rules_fingerprint
     from corpus.dataset import check_manifest
@@ -120,7 +137,7 @@ def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None,
         dataset=DatasetInfo(
             name=data.name,
             split=data.split,
-            path=str(data.folder),
+            path=str(data.folder.resolve()),
             fingerprint=data.fingerprint(),
             n_papers=n_papers,
             text_mode=text_mode,
@@ -130,6 +147,7 @@ def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None,
                           blinding=rules_fingerprint() if blinded else ""),
         git_revision=_git_revision(),
         limit=limit,
+        subset=subset,
         notes=notes,
     )
 
@@ -168,18 +186,25 @@ def _run(store, papers, reviewer, load, *, concurrency: int, retry_failed: bool,
             run_papers(papers, reviewer, store, load, concurrency=concurrency, retry_failed=retry_failed, console=err)
         )
     except KeyboardInterrupt:
+        _record_notes(store, reviewer)
         store.finish("interrupted")
         command = shlex.join(["review-bench", *sys.argv[1:]])
         if resume_hint is not None:
             command += f" --run-dir {shlex.quote(str(resume_hint))}"
         err.print(f"interrupted: finished papers are kept in {store.run_dir}; resume with:\n  {command}")
         raise typer.Exit(130) from None
+    _record_notes(store, reviewer)
     store.finish("complete")
     err.print(
         f"{summary.total} papers: {summary.skipped} already done, {summary.reviewed} reviewed in "
-        f"{summary.wall_s:.1f} s, {summary.failed} failed, cost ${summary.cost_usd:.4f}"
+        f"{summary.wall_s:.1f} s, {summary.failed} failed, cost {format_cost(summary.cost_usd)}"
     )
     _report_metrics(store.run_dir)
+
+
+def _record_notes(store, reviewer) -> None:
+    """The model's notes in the manifest: who priced the calls, parameters not applied or dropped."""
+    store.add_notes(reviewer.notes)
 
 
 def _report_metrics(run_dir: Path) -> None:

@@ -13,6 +13,7 @@ from benchmarks.records import PaperRecord, record_from_outcome
 from benchmarks.store import RunStore
 from corpus.dataset import DatasetPaper, PaperLoader
 from corpus.paper import PaperInputError
+from reviewer.models.pricing import add_costs, format_cost
 from reviewer.outcome import PaperReviewer, ReviewFailure
 
 
@@ -23,8 +24,8 @@ class SessionSummary:
     skipped: int = 0
     reviewed: int = 0
     failed: int = 0
-    #: Cost of every record of these papers, including earlier sessions of the run.
-    cost_usd: float = 0.0
+    #: Cost of every record of these papers, including earlier sessions of the run (None: unknown).
+    cost_usd: float | None = 0.0
     wall_s: float = 0.0
 
 
@@ -47,7 +48,7 @@ async def run_papers(
         total=len(papers),
         skipped=len(done),
         failed=sum(not r.ok for r in earlier if r.paper_id in done),
-        cost_usd=sum(r.cost_usd for r in earlier),
+        cost_usd=add_costs(r.cost_usd for r in earlier),
     )
     started = time.perf_counter()
     progress = Progress(
@@ -57,7 +58,7 @@ async def run_papers(
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
-        TextColumn("${task.fields[cost]:.4f}  failed {task.fields[failed]}"),
+        TextColumn("{task.fields[cost]}  failed {task.fields[failed]}"),
         console=console or Console(stderr=True),
     )
 
@@ -67,13 +68,14 @@ async def run_papers(
             store.append(record)
             summary.reviewed += 1
             summary.failed += not record.ok
-            summary.cost_usd += record.cost_usd
-            progress.update(task_id, advance=1, cost=summary.cost_usd, failed=summary.failed)
+            summary.cost_usd = add_costs((summary.cost_usd, record.cost_usd))
+            progress.update(task_id, advance=1, cost=format_cost(summary.cost_usd), failed=summary.failed)
 
     try:
         with progress:
             task_id = progress.add_task(
-                "reviewing", total=len(papers), completed=len(done), cost=summary.cost_usd, failed=summary.failed
+                "reviewing", total=len(papers), completed=len(done), cost=format_cost(summary.cost_usd),
+                failed=summary.failed
             )
             await asyncio.gather(*(worker(task_id) for _ in range(max(1, concurrency))))
     finally:
@@ -91,7 +93,7 @@ async def _review(item: DatasetPaper, reviewer: PaperReviewer, load: PaperLoader
         outcome = await reviewer.review(paper)
     except Exception as exc:  # a reviewer bug must not lose the rest of the run
         return _failure(item, "internal", f"{type(exc).__name__}: {exc}")
-    return record_from_outcome(outcome, item.human)
+    return record_from_outcome(outcome, item.human, text_chars=len(paper.text))
 
 
 def _failure(item: DatasetPaper, kind: str, message: str) -> PaperRecord:

@@ -10,6 +10,10 @@ import typer
 from reviewer.cli_errors import exit_on
 
 RUNS = typer.Argument(..., help="Run folders (manifest.json + records.jsonl).")
+DATA_DIR = typer.Option(
+    None, "--data-dir", help="Datasets folder, for runs that did not record their papers' lengths "
+    "(default: the folder in the run's manifest, else $REVIEW_BENCH_DATA)."
+)
 
 
 def _user_errors():
@@ -22,17 +26,45 @@ def _user_errors():
     return exit_on(MetricsError, ReplayError, DatasetError, RunStoreError, OSError)
 
 
-def _write_report(run_dirs: list[Path], out: Path) -> None:
-    from benchmarks.report import write_report
+def _write_report(run_dirs: list[Path], out: Path, data_dir: Path | None, summaries=None) -> None:
+    from benchmarks.report import summarise, write_summaries
 
-    md_path, html_path = write_report(run_dirs, out)
+    summaries = summaries or [summarise(run_dir, data_dir) for run_dir in run_dirs]
+    md_path, html_path = write_summaries(summaries, out)
     typer.echo(f"wrote {md_path} and {html_path}")
 
 
-def _print(run_dirs: list[Path]) -> None:
+def _print(run_dirs: list[Path], data_dir: Path | None):
     from benchmarks.report import print_comparison, summarise
 
-    print_comparison([summarise(run_dir) for run_dir in run_dirs])
+    summaries = [summarise(run_dir, data_dir) for run_dir in run_dirs]
+    print_comparison(summaries)
+    return summaries
+
+
+def _paired(summaries, force: bool, out: Path | None) -> None:
+    """Each later run against the first, on the papers both scored."""
+    import json
+
+    from benchmarks.compare import incomparable, paired_comparison, print_paired
+    from benchmarks.metrics import MetricsError
+
+    first, results = summaries[0], []
+    for other in summaries[1:]:
+        reasons = incomparable(first, other)
+        if reasons and not force:
+            raise MetricsError(
+                f"{first.run_dir} and {other.run_dir} differ in {'; '.join(reasons)}: their scores measure "
+                "different things; pass --force to compare them anyway"
+            )
+        for reason in reasons:
+            typer.echo(f"warning: the runs differ in {reason} (--force)", err=True)
+        result = paired_comparison(first, other)
+        print_paired(first, other, result)
+        results.append({"a": str(first.run_dir), "b": str(other.run_dir), "differ_in": reasons, **result})
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "compare.json").write_text(json.dumps(results, indent=2, default=float), encoding="utf-8")
 
 
 def register(app: typer.Typer) -> None:
@@ -46,24 +78,43 @@ def register(app: typer.Typer) -> None:
         threshold: Optional[float] = typer.Option(
             None, "--threshold", help="Accept when Overall >= this (default: the run's own)."
         ),
+        data_dir: Optional[Path] = DATA_DIR,
     ) -> None:
         """Recompute <RUN_DIR>/metrics.json from the records (no model call) and print it."""
         from benchmarks.metrics import write_metrics
 
         with _user_errors():
-            write_metrics(run_dir, calibrate_on=calibrate_on, threshold=threshold)
-            _print([run_dir])
+            write_metrics(run_dir, calibrate_on=calibrate_on, threshold=threshold, data_dir=data_dir)
+            _print([run_dir], data_dir)
 
     @app.command()
     def compare(
-        run_dirs: list[Path] = RUNS,
-        out: Optional[Path] = typer.Option(None, "--out", help="Also write the report here."),
+        run_dirs: list[Path] = typer.Argument(
+            ..., help="Run folders: RUN_A RUN_B [RUN_C ...]; each later run is compared with the first."
+        ),
+        force: bool = typer.Option(
+            False, "--force", help="Compare runs on different splits, text modes or subsets anyway."
+        ),
+        side_by_side: bool = typer.Option(
+            False, "--side-by-side", help="Only print the runs' metrics side by side, no paired comparison."
+        ),
+        out: Optional[Path] = typer.Option(
+            None, "--out", help="Also write the report and compare.json here."
+        ),
+        data_dir: Optional[Path] = DATA_DIR,
     ) -> None:
-        """Print the runs' metrics side by side."""
+        """Paired comparison on the papers both runs scored: bootstrap differences of AUC, AUC within
+        length quintiles, balanced accuracy and Pearson r, with 95% intervals and p-values."""
+        from benchmarks.metrics import MetricsError
+
         with _user_errors():
-            _print(run_dirs)
+            if len(run_dirs) < 2 and not side_by_side:
+                raise MetricsError("compare needs two runs (or --side-by-side)")
+            summaries = _print(run_dirs, data_dir)
+            if not side_by_side:
+                _paired(summaries, force, out)
             if out is not None:
-                _write_report(run_dirs, out)
+                _write_report(run_dirs, out, data_dir, summaries)
 
     @app.command()
     def report(
@@ -71,10 +122,11 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(
             None, "--out", help="Folder for report.md/.html (default: the run, or ./report)."
         ),
+        data_dir: Optional[Path] = DATA_DIR,
     ) -> None:
         """Write report.md and a self-contained report.html with tables and plots."""
         with _user_errors():
-            _write_report(run_dirs, out or (run_dirs[0] if len(run_dirs) == 1 else Path("report")))
+            _write_report(run_dirs, out or (run_dirs[0] if len(run_dirs) == 1 else Path("report")), data_dir)
 
     @app.command("import-run")
     def import_run(
@@ -91,5 +143,5 @@ def register(app: typer.Typer) -> None:
 
         with _user_errors():
             run_dir = import_csv(csv_path, name, out or Path("runs") / name, data_dir)
-            write_metrics(run_dir)
-            _print([run_dir])
+            write_metrics(run_dir, data_dir=data_dir)
+            _print([run_dir], data_dir)

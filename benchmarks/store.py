@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from benchmarks.records import PaperRecord, RunManifest
 from corpus.files import atomic_write
@@ -43,13 +43,13 @@ def read_manifest(run_dir: str | Path) -> RunManifest:
         raise RunStoreError(f"{path}: not a valid manifest ({exc.errors()[0]['msg']})") from None
 
 
-def read_records(run_dir: str | Path) -> list[PaperRecord]:
+def read_records(run_dir: str | Path, record_type: type[BaseModel] = PaperRecord) -> list:
     """The latest record of each paper, in the order papers first appear."""
     path = Path(run_dir) / RECORDS
     if not path.exists():
         return []
-    latest: dict[str, PaperRecord] = {}
-    for record in _parse_lines(path, _complete_bytes(path)):
+    latest: dict = {}
+    for record in _parse_lines(path, _complete_bytes(path), record_type):
         latest[record.paper_id] = record
     return list(latest.values())
 
@@ -60,12 +60,12 @@ def _complete_bytes(path: Path) -> bytes:
     return data[: data.rfind(b"\n") + 1]
 
 
-def _parse_lines(path: Path, data: bytes):
+def _parse_lines(path: Path, data: bytes, record_type: type[BaseModel]):
     for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            yield PaperRecord.model_validate_json(line)
+            yield record_type.model_validate_json(line)
         except ValidationError:
             raise RunStoreError(f"{path}:{number}: not a valid record") from None
 
@@ -114,6 +114,11 @@ class RunStore:
             line = line[os.write(self._records_fd, line):]
         os.fsync(self._records_fd)
 
+    def add_notes(self, notes: list[str]) -> None:
+        """Notes for the manifest (written by ``finish``); ones it already holds are not repeated."""
+        new = [note for note in notes if note not in self.manifest.notes]
+        self.manifest = self.manifest.model_copy(update={"notes": [*self.manifest.notes, *new]})
+
     def finish(self, status: RunStatus) -> None:
         """Record how the run ended and release the run dir."""
         self.manifest = self.manifest.model_copy(update={"status": status, "finished_at": utc_now()})
@@ -148,6 +153,7 @@ def _difference(old: RunManifest, new: RunManifest) -> str | None:
         ("dataset", old.dataset.fingerprint, new.dataset.fingerprint),
         ("text mode", old.dataset.text_mode, new.dataset.text_mode),
         ("attack", old.attack, new.attack),
+        ("subset", old.subset and old.subset.rule, new.subset and new.subset.rule),
     ]
     for what, before, now in checks:
         if before != now:

@@ -17,8 +17,10 @@ app = typer.Typer(
 # Each module defines ``register(app)`` and adds its commands or sub-apps.
 COMMAND_MODULES = [
     "reviewer.cli",
+    "reviewer.models.cli",
     "benchmarks.run_cli",
     "benchmarks.score_cli",
+    "benchmarks.probe_cli",
     "benchmarks.data_cli",
     "benchmarks.download_cli",
     "finetune.cli",
@@ -38,10 +40,12 @@ def configure_logging() -> None:
     """Our own progress notes (retries, training) on stderr; other libraries only warn."""
     import logging
 
+    from rich.console import Console
     from rich.logging import RichHandler
 
+    # On stderr: stdout carries the commands' output (a review as JSON).
     logging.basicConfig(level=logging.WARNING, format="%(message)s",
-                        handlers=[RichHandler(show_time=False, show_path=False)])
+                        handlers=[RichHandler(console=Console(stderr=True), show_time=False, show_path=False)])
     for package in ("reviewer", "benchmarks", "scientist", "finetune"):
         logging.getLogger(package).setLevel(logging.INFO)
 

@@ -33,5 +33,6 @@ def build_reviewer(
         refresh_cache=refresh_cache,
         max_concurrency=concurrency,
         timeout=timeout,
+        price=config.price,
     )
     return LLMReviewer(model, config, examples)

@@ -43,6 +43,8 @@ def review(
             f"({t.get('kept_tokens')} of {t.get('original_tokens')} tokens kept)",
             err=True,
         )
+    for note in outcome.meta.notes:
+        typer.echo(f"note: {note}", err=True)
     text = json.dumps(outcome.to_json_dict(), indent=2) + "\n" if fmt == "json" else outcome_markdown(outcome)
     if output:
         output.write_text(text, encoding="utf-8")

@@ -40,7 +40,12 @@ OPTIONS: dict[str, tuple[object, object]] = {
         "--ensemble", min=1, max=20, help="Independent reviews merged by a meta-review.")], 1),
     "reflections": (Annotated[int, typer.Option(
         "--reflections", min=1, max=10, help="Rounds of self-reflection (1 = none).")], 1),
-    "temperature": (Annotated[float, typer.Option("--temperature", min=0.0, max=2.0)], 0.75),
+    "temperature": (Annotated[float, typer.Option(
+        "--temperature", min=0.0, max=2.0, help="Sampling temperature, for models that take one (the run "
+        "records where it was not applied).")], 0.75),
+    "reasoning_effort": (Annotated[Optional[str], typer.Option(
+        "--reasoning-effort", help="low, medium or high, for models that reason (OpenAI reasoning_effort, "
+        "Anthropic thinking).")], None),
     "threshold": (Annotated[float, typer.Option("--threshold", help="Accept when Overall >= threshold.")], 6.0),
     "system_prompt": (Annotated[str, typer.Option(
         "--system-prompt", help="critical (reject when unsure), neutral or lenient.")], "critical"),
@@ -51,6 +56,9 @@ OPTIONS: dict[str, tuple[object, object]] = {
     "max_tokens": (Annotated[int, typer.Option("--max-tokens", min=64, help="Most tokens in one answer.")], 4096),
     "context_window": (Annotated[Optional[int], typer.Option(
         "--context-window", min=1024, help="Cap the model's context window (tokens).")], None),
+    "price": (Annotated[Optional[str], typer.Option(
+        "--price", help="The model's price when the tables lack it: in=X,out=Y[,cached=Z] (USD per million "
+        "tokens).")], None),
     "no_cache": (NoCache, False),
     "timeout": (Annotated[float, typer.Option("--timeout", min=1.0, help="Seconds before one request is retried.")], 600.0),
 }

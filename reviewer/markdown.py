@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reviewer.models.pricing import format_cost
 from reviewer.outcome import ReviewOutcome
 
 
@@ -38,8 +39,10 @@ def outcome_markdown(outcome: ReviewOutcome) -> str:
     lines.append(
         f"---\n{meta.model} · {meta.calls} calls ({meta.cached_calls} from cache) · "
         f"{usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out tokens · "
-        f"${meta.cost_usd:.4f} · {meta.latency_s:.1f} s"
+        f"{format_cost(meta.cost_usd)} · {meta.latency_s:.1f} s"
     )
+    if meta.notes:
+        lines.append("\n" + "\n".join(f"- {note}" for note in meta.notes))
     if meta.truncated:
         lines.append(f"\nThe paper was cut to fit the context window: {meta.truncation}")
     if meta.hidden_text and meta.hidden_text.count:

@@ -15,7 +15,8 @@ class ReviewMeta(BaseModel):
     model: str
     config: dict = Field(default_factory=dict)
     usage: dict = Field(default_factory=dict)
-    cost_usd: float = 0.0
+    #: None ("unknown") when the model's price is not known.
+    cost_usd: float | None = 0.0
     calls: int = 0
     cached_calls: int = 0
     latency_s: float = 0.0
@@ -32,6 +33,9 @@ class ReviewMeta(BaseModel):
     injection: InjectionReport | None = None
     #: Free-form details a reviewer wants to keep (e.g. the offline model's evidence).
     extra: dict = Field(default_factory=dict)
+    #: Who priced the calls, and what of the configuration the model did not take (a temperature
+    #: not applied, a parameter dropped after the API rejected it).
+    notes: list[str] = Field(default_factory=list)
 
     @classmethod
     def for_paper(cls, paper: Paper, **fields) -> ReviewMeta:
@@ -68,5 +72,10 @@ class PaperReviewer(Protocol):
     """Anything that reviews papers: the LLM pipeline, the offline model."""
 
     async def review(self, paper: Paper) -> ReviewOutcome: ...
+
+    @property
+    def notes(self) -> list[str]:
+        """For the run's manifest: who priced the calls, parameters not applied or dropped."""
+        ...
 
     async def aclose(self) -> None: ...

@@ -20,6 +20,7 @@ from reviewer.config import ReviewConfig
 from reviewer.fewshot import FewshotExample
 from reviewer.form import SCORE_FIELDS, ReviewForm, form_score
 from reviewer.models.base import ChatMessage, Completion, GenerateConfig, ProviderError, Usage
+from reviewer.models.pricing import add_costs
 from reviewer.models.wrapper import Model
 from reviewer.outcome import ReviewFailure, ReviewMeta, ReviewOutcome
 from reviewer.parsing import ReviewParseError, parse_review, says_done
@@ -93,7 +94,7 @@ class _Tally:
     """What one paper's review cost, across every call made for it."""
 
     usage: Usage = field(default_factory=Usage)
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0
     calls: int = 0
     cached_calls: int = 0
     failures: Counter = field(default_factory=Counter)
@@ -103,7 +104,7 @@ class _Tally:
             self.cached_calls += 1
         else:
             self.usage = self.usage + completion.usage
-            self.cost_usd += completion.cost_usd
+            self.cost_usd = add_costs((self.cost_usd, completion.cost_usd))
             self.calls += completion.calls
         return completion
 
@@ -122,7 +123,8 @@ class LLMReviewer:
         self.form = render("review_form")
 
     def _generate_config(self, n: int = 1) -> GenerateConfig:
-        return GenerateConfig(temperature=self.config.temperature, max_tokens=self.config.max_tokens, n=n)
+        return GenerateConfig(temperature=self.config.temperature, max_tokens=self.config.max_tokens, n=n,
+                              reasoning_effort=self.config.reasoning_effort)
 
     async def review(self, paper: Paper) -> ReviewOutcome:
         started = time.monotonic()
@@ -152,6 +154,7 @@ class LLMReviewer:
         meta.calls = tally.calls
         meta.cached_calls = tally.cached_calls
         meta.failures = dict(tally.failures)
+        meta.notes = self.notes
         meta.latency_s = round(time.monotonic() - started, 3)
         if review is not None:
             meta.decision_by_threshold = review.decision_at(self.config.threshold)
@@ -246,6 +249,11 @@ class LLMReviewer:
         meta.extra["reflection_rounds"] = completed
         meta.extra["stopped_early"] = stopped_early
         return review
+
+    @property
+    def notes(self) -> list[str]:
+        """What the run should record about the model: its pricing, parameters not applied or dropped."""
+        return self.model.notes
 
     async def aclose(self) -> None:
         await self.model.aclose()

@@ -11,6 +11,7 @@ import typer
 
 from reviewer.cli_errors import fail, user_errors
 from reviewer.cli_options import DataDir, NoCache, ReviewOptions, with_review_options
+from reviewer.models.pricing import format_cost
 
 app = typer.Typer(help="The AI-Scientist loop: write papers, review them, revise.", no_args_is_help=True)
 
@@ -36,7 +37,8 @@ def run(
     target: Annotated[float, typer.Option("--target", help="Stop revising at this Overall.")] = 6.0,
     coder: Annotated[str, typer.Option("--coder", help="aider or builtin.")] = "aider",
     base_url: Annotated[Optional[str], typer.Option("--base-url", help="Server of --model.")] = None,
-    review_base_url: Annotated[Optional[str], typer.Option("--review-base-url")] = None,
+    review_base_url: Annotated[Optional[str], typer.Option(
+        "--review-base-url", help="Server of --review-model (not inherited from --base-url).")] = None,
     data_dir: DataDir = None,
     literature: Annotated[str, typer.Option("--literature", help="auto, online or offline.")] = "auto",
     run_timeout: Annotated[float, typer.Option("--run-timeout", min=1.0, help="Seconds per experiment run.")] = 600.0,
@@ -46,6 +48,10 @@ def run(
         "--revise-experiments", help="Another experiment run before a revision: auto (when the review asks "
         "for one), always or never.")] = "auto",
     no_cache: NoCache = False,
+    gpu: Annotated[bool, typer.Option("--gpu", help="Let experiments use the NVIDIA GPUs (/dev/nvidia*).")] = False,
+    unsafe_no_sandbox: Annotated[bool, typer.Option(
+        "--unsafe-no-sandbox", help="Where bubblewrap cannot start, run the model-written experiments without "
+        "isolation, with your full access (recorded in the run).")] = False,
 ) -> None:
     """Generate ideas, run experiments in the sandbox, write papers, review and revise them."""
     import os
@@ -58,6 +64,7 @@ def run(
     from scientist.latex import TexMissingError
     from scientist.literature import LiteratureError
     from scientist.loop import Scientist, ScientistSettings
+    from scientist.sandbox import SandboxUnavailable
     from scientist.templates import TemplateError
 
     if coder not in ("aider", "builtin"):
@@ -68,10 +75,10 @@ def run(
         raise fail("--revise-experiments must be auto, always or never")
     settings = ScientistSettings(
         template=template, out=out, model=model, review_model=review_model, num_ideas=num_ideas, rounds=rounds,
-        target=target, coder=coder, base_url=base_url, review_base_url=review_base_url or base_url,
+        target=target, coder=coder, base_url=base_url, review_base_url=review_base_url,
         data_dir=str(data_dir or os.environ.get("REVIEW_BENCH_DATA") or "") or None, literature=literature,
         run_timeout_s=run_timeout, max_runs=max_runs, check_novelty=not no_novelty, use_cache=not no_cache,
-        revise_experiments=revise_experiments,
+        revise_experiments=revise_experiments, gpu=gpu, unsafe_no_sandbox=unsafe_no_sandbox,
     )
     status: dict[str, str] = {}
     console = Console(stderr=True)
@@ -84,6 +91,7 @@ def run(
 
     try:
         scientist = Scientist(settings)
+        typer.echo(scientist.sandbox.isolation.describe())
         with Live(table(), console=console, refresh_per_second=4) as live:
             def progress(idea: str, message: str) -> None:
                 status[idea] = message
@@ -91,12 +99,12 @@ def run(
 
             scientist.progress = progress
             states = asyncio.run(scientist.run())
-    except (*user_errors(), TemplateError, CoderError, LiteratureError, TexMissingError) as exc:
+    except (*user_errors(), TemplateError, CoderError, LiteratureError, TexMissingError, SandboxUnavailable) as exc:
         raise fail(str(exc)) from None
     for state in states:
         scores = [r.overall for r in state.rounds]
         typer.echo(f"{state.name}: Overall by round {scores}" + (f" (skipped: {state.skipped})" if state.skipped else ""))
-    typer.echo(f"scores: {out / 'scores.md'}; total cost ${scientist.cost_usd:.4f}")
+    typer.echo(f"scores: {out / 'scores.md'}; total cost {format_cost(scientist.cost_usd)}")
 
 
 @app.command("score")
@@ -129,8 +137,10 @@ def score(
     try:
         asyncio.run(run_papers(papers, reviewer, store, functools.partial(load_item, max_pages=config.max_pages),
                                concurrency=concurrency))
+        store.add_notes(reviewer.notes)
         store.finish("complete")
     except KeyboardInterrupt:
+        store.add_notes(reviewer.notes)
         store.finish("interrupted")
         raise
     summary = write_score_report(target, store.records())

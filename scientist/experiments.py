@@ -60,11 +60,16 @@ class ExperimentStage(IdeaWork):
         for source in self.idea_dir.glob("*.py"):
             shutil.copy(source, folder / source.name)
         result = self.sandbox.run(folder, ["experiment.py", "--out_dir", "."])
+        if not result.ok:
+            return result, None
         info = folder / "final_info.json"
-        if result.ok and not info.exists():
-            result.status, result.stderr = "error", result.stderr + "\nThe run wrote no final_info.json."
-        results = json.loads(info.read_text()) if result.ok else None
-        return result, results
+        try:
+            if not info.is_file():  # absent, or e.g. a FIFO that would block the read
+                raise ValueError("no such file")
+            return result, json.loads(info.read_text())
+        except (OSError, ValueError) as exc:
+            result.status, result.stderr = "error", f"{result.stderr}\nThe run wrote no readable final_info.json: {exc}"
+            return result, None
 
     def _note(self, text: str) -> None:
         with (self.idea_dir / "notes.txt").open("a") as handle:
@@ -127,13 +132,14 @@ class ExperimentStage(IdeaWork):
         return await self._run_plots(coder)
 
     async def _run_plots(self, coder: Coder) -> tuple[list[str], str]:
-        """plot.py over every run folder, in the sandbox, with fixes; writes ``figures/``."""
+        """plot.py over every run folder (visible read-only), in the sandbox, with fixes; writes ``figures/``."""
         folder = self.idea_dir / "figures"
         for attempt in range(self.max_fixes + 1):
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
             shutil.copy(self.idea_dir / "plot.py", folder / "plot.py")
-            result = self.sandbox.run(folder, ["plot.py", "--runs_dir", "..", "--out_dir", "."])
+            result = self.sandbox.run(folder, ["plot.py", "--runs_dir", "..", "--out_dir", "."],
+                                      readable=[self.idea_dir])
             self.log(f"plots attempt {attempt + 1}: {result.status}")
             if result.ok or attempt == self.max_fixes:
                 break

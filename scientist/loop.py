@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from corpus.paper import load_paper
 from reviewer.build import build_reviewer
 from reviewer.config import ReviewConfig
+from reviewer.models.pricing import add_costs
 from reviewer.models.registry import create_model
 from reviewer.outcome import ReviewOutcome
 from scientist.coder import Coder, CoderKind, make_coder
@@ -24,7 +25,7 @@ from scientist.ideas import Archive, Idea, check_novelty, generate_idea
 from scientist.literature import LiteratureMode, make_literature
 from scientist.llm import render
 from scientist.revision import ReviseExperiments, bullets, requested_experiment
-from scientist.sandbox import Sandbox, SandboxLimits
+from scientist.sandbox import Isolation, Sandbox, SandboxLimits
 from scientist.templates import load_template
 from scientist.writeup import WriteupStage
 
@@ -55,6 +56,9 @@ class ScientistSettings:
     max_pages: int = 8
     use_cache: bool = True
     revise_experiments: ReviseExperiments = "auto"
+    gpu: bool = False
+    #: Run experiments without the sandbox where bubblewrap cannot start (recorded in each idea's state).
+    unsafe_no_sandbox: bool = False
 
 
 class RoundRecord(BaseModel):
@@ -62,7 +66,7 @@ class RoundRecord(BaseModel):
     pdf: str | None
     overall: int | None = None
     decision: str | None = None
-    review_cost_usd: float = 0.0
+    review_cost_usd: float | None = 0.0
     weaknesses: list[str] = Field(default_factory=list)
     questions: list[str] = Field(default_factory=list)
     #: The experiment run made before this round's revision, when the previous review asked for one.
@@ -77,6 +81,8 @@ class IdeaState(BaseModel):
     rounds: list[RoundRecord] = Field(default_factory=list)
     timings_s: dict[str, float] = Field(default_factory=dict)
     skipped: str | None = None
+    #: What held this idea's experiment runs (one entry per distinct sandbox, e.g. across resumes).
+    isolation: list[Isolation] = Field(default_factory=list)
 
     @classmethod
     def load(cls, folder: Path, name: str) -> "IdeaState":
@@ -91,20 +97,22 @@ class IdeaState(BaseModel):
 class Scientist:
     settings: ScientistSettings
     progress: Progress = lambda idea, message: None
-    review_costs: list[float] = field(default_factory=list)
+    review_costs: list[float | None] = field(default_factory=list)
 
     def __post_init__(self):
         s = self.settings
         self.template = load_template(s.template)
         self.model = create_model(s.model, base_url=s.base_url, use_cache=s.use_cache)
         self.literature = make_literature(s.literature, s.data_dir)
-        self.sandbox = Sandbox(SandboxLimits(timeout_s=s.run_timeout_s), data_dir=s.data_dir)
+        self.sandbox = Sandbox(SandboxLimits(timeout_s=s.run_timeout_s), data_dir=s.data_dir, gpu=s.gpu,
+                               unsafe_no_sandbox=s.unsafe_no_sandbox)
         s.out.mkdir(parents=True, exist_ok=True)
         self.archive = Archive(s.out / "ideas.json", self.template.seed_ideas)
 
     @property
-    def cost_usd(self) -> float:
-        return self.model.stats.cost_usd + sum(self.review_costs)
+    def cost_usd(self) -> float | None:
+        """None (unknown) when a model's price is."""
+        return add_costs((self.model.stats.cost_usd, *self.review_costs))
 
     def _coder_for(self, folder: Path):
         kind = self.settings.coder
@@ -154,12 +162,15 @@ class Scientist:
         if not state.novel:
             state.skipped = "not novel"
 
-    def _experiment_stage(self, idea: Idea, folder: Path, say) -> ExperimentStage:
+    def _experiment_stage(self, idea: Idea, folder: Path, state: IdeaState, say) -> ExperimentStage:
+        if self.sandbox.isolation not in state.isolation:
+            state.isolation.append(self.sandbox.isolation)
+            state.save(folder)
         return ExperimentStage(idea_dir=folder, idea=idea, sandbox=self.sandbox, coder_for=self._coder_for(folder),
                                max_runs=self.settings.max_runs, max_fixes=self.settings.max_fixes, log=say)
 
     async def _experiments(self, idea: Idea, folder: Path, state: IdeaState, say) -> None:
-        report = await self._experiment_stage(idea, folder, say).run()
+        report = await self._experiment_stage(idea, folder, state, say).run()
         if not report.successful_runs:
             state.skipped = "no experiment run succeeded"
 
@@ -186,7 +197,7 @@ class Scientist:
                 extra_run = None
                 if number > 0:
                     say(f"revising for round {number}")
-                    extra_run = await self._revise(idea, folder, state.rounds[-1], writer, coder, say)
+                    extra_run = await self._revise(idea, folder, state, writer, coder, say)
                 say(f"review round {number}")
                 record = await self._review_round(reviewer, writer.tex, folder / "rounds" / f"round_{number}")
                 record.experiment_run = extra_run
@@ -199,16 +210,17 @@ class Scientist:
         finally:
             await reviewer.aclose()
 
-    async def _revise(self, idea: Idea, folder: Path, previous: RoundRecord, writer: WriteupStage, coder: Coder,
+    async def _revise(self, idea: Idea, folder: Path, state: IdeaState, writer: WriteupStage, coder: Coder,
                       say) -> int | None:
-        """Another experiment run where the review asks for one, then the LaTeX revision; the run's number."""
+        """Another experiment run where the last review asks for one, then the LaTeX revision; the run's number."""
+        previous = state.rounds[-1]
         feedback = {"weaknesses": bullets(previous.weaknesses), "questions": bullets(previous.questions)}
         plan = await requested_experiment(self.model, self.template.system, notes=(folder / "notes.txt").read_text(),
                                           mode=self.settings.revise_experiments, **feedback)
         record = None
         if plan is not None:
             say("running the experiment the review asked for")
-            record = await self._experiment_stage(idea, folder, say).revision_run(
+            record = await self._experiment_stage(idea, folder, state, say).revision_run(
                 render("experiment_revision", plan=plan, **feedback))
             writer.copy_figures()
         new_run = (f"Run {record.run} was made for this review (status {record.status}); report its results."

@@ -13,6 +13,7 @@ from corpus.dataset import DatasetPaper, HumanLabel
 from corpus.paper import TEXT_SUFFIXES, Paper, PaperInputError, load_paper
 from reviewer.config import ReviewConfig
 from reviewer.form import SCORE_FIELDS
+from reviewer.models.pricing import add_costs, format_cost
 
 PAPER_SUFFIXES = TEXT_SUFFIXES | {".pdf"}
 
@@ -40,6 +41,7 @@ def score_manifest(config: ReviewConfig, source: Path, n_papers: int) -> RunMani
 def score_summary(records: list[PaperRecord]) -> dict:
     reviews = [r.review for r in records if r.ok and r.review]
     overall = [review["Overall"] for review in reviews]
+    cost = add_costs(r.cost_usd for r in records)
     return {
         "papers": len(records),
         "reviewed": len(reviews),
@@ -49,7 +51,7 @@ def score_summary(records: list[PaperRecord]) -> dict:
         "sub_score_means": {f: round(mean(r[f] for r in reviews), 3) for f in SCORE_FIELDS if reviews},
         "decisions": dict(Counter(r.own_decision for r in records if r.ok)),
         "decisions_by_threshold": dict(Counter(r.decision_by_threshold for r in records if r.ok)),
-        "cost_usd": round(sum(r.cost_usd for r in records), 6),
+        "cost_usd": None if cost is None else round(cost, 6),
     }
 
 
@@ -65,6 +67,6 @@ def write_score_report(run_dir: Path, records: list[PaperRecord]) -> dict:
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Overall distribution: {summary['overall_distribution']}; mean {summary['overall_mean']}",
               f"Decisions: {summary['decisions']}", f"Sub-score means: {summary['sub_score_means']}",
-              f"Cost: ${summary['cost_usd']:.4f}"]
+              f"Cost: {format_cost(summary['cost_usd'])}"]
     (run_dir / "report.md").write_text("\n".join(lines) + "\n")
     return summary

@@ -11,8 +11,10 @@ from fakes.reviews import review_dict
 from typer.testing import CliRunner
 
 from benchmarks import score_cli
+from benchmarks.compare import incomparable, paired_comparison
 from benchmarks.metrics import write_metrics
 from benchmarks.replay import config_from_name, import_run
+from benchmarks.report import summarise
 from benchmarks.store import read_manifest, read_records
 
 FEWSHOT_RUN = "gpt-4o-2024-05-13_temp_0_1_fewshot_1_reflect_5_ensemble_5_pages_all"
@@ -123,3 +125,29 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, shared_datasets):
         cli(), ["import-run", str(tmp_path / "none.csv"), "--name", "n", "--data-dir", str(shared_datasets)]
     )
     assert done.exit_code == 2 and "no such file" in done.output
+
+
+def test_the_published_gpt4o_run_against_counting_characters(fewshot_run):
+    metrics = write_metrics(fewshot_run)
+    assert all(r.text_chars for r in read_records(fewshot_run))  # recorded at import, from the raw texts
+    baseline = metrics["length_baseline"]
+    assert baseline["auc"] == pytest.approx(0.70, abs=0.01)
+    assert metrics["auc_length_stratified"] == pytest.approx(0.65, abs=0.01)
+    assert metrics["auc_length_stratified"] < metrics["auc"]
+    assert baseline["threshold_source"] == "train split of iclr2022 (400 papers, raw)"
+    assert 0.55 < baseline["balanced_accuracy"] < 0.70
+    assert 0 < metrics["pearson_partial_log_length"] < metrics["pearson"]
+
+
+def test_compare_the_published_gpt4o_and_claude_runs(fewshot_run, shared_datasets, tmp_path):
+    claude_csv = shared_datasets / "published_runs" / "ai-scientist" / (
+        "claude-3-5-sonnet-20240620_temp_0_1_reflect_5_ensemble_5_pages_all.csv")
+    claude = import_run(claude_csv, "claude", tmp_path / "claude", shared_datasets)
+    gpt4o, claude = summarise(fewshot_run), summarise(claude)
+    assert incomparable(gpt4o, claude) == []
+    result = paired_comparison(gpt4o, claude)
+    assert (result["n_common"], result["n_a"], result["n_b"]) == (495, 500, 495)
+    auc = result["metrics"]["auc"]
+    assert auc["difference"] == pytest.approx(auc["a"] - auc["b"]) and auc["ci"][0] > 0
+    stratified = result["metrics"]["auc_length_stratified"]
+    assert stratified["a"] < auc["a"] and stratified["b"] < auc["b"]

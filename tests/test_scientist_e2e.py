@@ -35,6 +35,7 @@ def test_generation_loop_end_to_end(tmp_path, fake_llm, shared_datasets):
     # Baseline and run 1 really ran in the sandbox; run 1 used the edited learning rate.
     report = json.loads((idea_dir / "experiments.json").read_text())
     assert [r["status"] for r in report["runs"]] == ["ok", "ok"]
+    assert [i.mechanism for i in state.isolation] == ["bubblewrap"]
     assert "lr=1e-2" in (idea_dir / "run_1" / "experiment.py").read_text()
     assert "chamfer_distance" in report["runs"][1]["results"]["dino"]["means"]
     assert "## Run 1" in (idea_dir / "notes.txt").read_text()

@@ -1,6 +1,7 @@
 """``review-bench scientist run`` itself, against the fake LLM: one idea, two rounds, the built-in
 coder, a fast template; the first review asks for another seed, so the revision runs one more
-experiment before it rewrites the paper. Running the same command again resumes with no new call."""
+experiment before it rewrites the paper. The writer and the reviewer are on two servers, each
+named by its own base URL. Running the same command again resumes with no new call."""
 
 from __future__ import annotations
 
@@ -14,27 +15,34 @@ from review_bench.cli import build_app
 from scientist.latex import require_tex
 
 MODEL = "openai/gpt-4o-2024-05-13"
+REVIEWER_SYSTEM = "reviewing a paper submitted to a top-tier ML conference"
 
 
 def test_scientist_run_writes_the_run_folder_and_resumes(tmp_path, fake_llm, shared_datasets):
     require_tex()
     server = fake_llm(scientist_responder(review_overall=(3, 5), ask_for_seed=True))
+    review_server = fake_llm(server.responder)
     out = tmp_path / "run"
     command = [
         "scientist", "run", "--template", str(tiny_template(tmp_path / "tiny")), "--out", str(out),
         "--model", MODEL, "--review-model", MODEL, "--base-url", server.openai_base_url,
+        "--review-base-url", review_server.openai_base_url,
         "--num-ideas", "1", "--rounds", "2", "--coder", "builtin", "--literature", "offline",
         "--data-dir", str(shared_datasets), "--max-runs", "2", "--run-timeout", "60",
     ]
     result = CliRunner().invoke(build_app(), command)
     assert result.exit_code == 0, result.output
     assert "higher_lr: Overall by round [3, 5]" in result.output
+    (isolation_line,) = [line for line in result.output.splitlines() if line.startswith("sandbox: ")]
+    assert isolation_line.startswith("sandbox: bubblewrap, namespaces user, pid, net, ipc")
     cost = float(re.search(r"total cost \$([\d.]+)", result.output).group(1))
     assert cost > 0
 
     idea_dir = out / IDEA["Name"]
     state = json.loads((idea_dir / "state.json").read_text())
     assert state["done"] == ["novelty", "experiments", "writeup", "review"] and state["skipped"] is None
+    (isolation,) = state["isolation"]  # the run record says what held the experiments
+    assert (isolation["mechanism"], isolation["network"], isolation["timeout_s"]) == ("bubblewrap", "none", 60)
     round0, round1 = state["rounds"]
     assert SEED_WEAKNESS in round0["weaknesses"] and round1["experiment_run"] == 2
     for number in (0, 1):
@@ -55,11 +63,24 @@ def test_scientist_run_writes_the_run_folder_and_resumes(tmp_path, fake_llm, sha
     assert json.dumps(report["runs"][2]["results"]) in revision.last_user
     assert "two small point sets only" in (idea_dir / "rounds/round_1/paper.tex").read_text()
 
-    calls = len(server.requests)
+    reviews = [r for r in review_server.requests if REVIEWER_SYSTEM in r.system]
+    assert len(reviews) == len(review_server.requests) == 2, "every review, and only reviews, on the review server"
+    assert not any(REVIEWER_SYSTEM in r.system for r in server.requests)
+
+    calls = len(server.requests) + len(review_server.requests)
     again = CliRunner().invoke(build_app(), command)
     assert again.exit_code == 0, again.output
-    assert len(server.requests) == calls
+    assert len(server.requests) + len(review_server.requests) == calls
     assert "higher_lr: Overall by round [3, 5]" in again.output
+
+
+def test_scientist_run_refuses_to_run_experiments_without_a_sandbox(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap
+    command = ["scientist", "run", "--template", "diffusion_2d", "--out", str(tmp_path / "run"), "--model", MODEL,
+               "--review-model", MODEL, "--base-url", "http://127.0.0.1:9/v1"]
+    result = CliRunner().invoke(build_app(), command)
+    assert result.exit_code == 2 and "the experiment sandbox cannot start (bwrap is not installed" in result.output
+    assert "--unsafe-no-sandbox" in result.output and "Traceback" not in result.output
 
 
 def test_scientist_run_rejects_a_bad_revise_experiments_value(tmp_path):
@@ -67,3 +88,28 @@ def test_scientist_run_rejects_a_bad_revise_experiments_value(tmp_path):
         "scientist", "run", "--template", "diffusion_2d", "--out", str(tmp_path), "--model", "mock/x",
         "--review-model", "mock/x", "--revise-experiments", "sometimes"])
     assert result.exit_code == 2 and "--revise-experiments must be auto, always or never" in result.output
+
+
+def test_the_review_model_does_not_inherit_the_writers_base_url(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import scientist.loop
+
+    seen = []
+
+    class Recorder:
+        def __init__(self, settings):
+            seen.append(settings)
+            self.cost_usd = 0.0
+            self.sandbox = SimpleNamespace(isolation=SimpleNamespace(describe=lambda: "sandbox: recorded"))
+
+        async def run(self):
+            return []
+
+    monkeypatch.setattr(scientist.loop, "Scientist", Recorder)
+    base = ["scientist", "run", "--template", "diffusion_2d", "--out", str(tmp_path), "--model", MODEL,
+            "--review-model", "anthropic/claude-sonnet-5", "--base-url", "http://127.0.0.1:9/v1"]
+    assert CliRunner().invoke(build_app(), base).exit_code == 0
+    assert CliRunner().invoke(build_app(), [*base, "--review-base-url", "http://127.0.0.1:8/"]).exit_code == 0
+    assert [(s.base_url, s.review_base_url) for s in seen] == [
+        ("http://127.0.0.1:9/v1", None), ("http://127.0.0.1:9/v1", "http://127.0.0.1:8/")]

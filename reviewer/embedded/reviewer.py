@@ -83,5 +83,9 @@ class EmbeddedReviewer:
         )
         return ReviewOutcome(paper_id=paper.paper_id, review=form, meta=meta)
 
+    @property
+    def notes(self) -> list[str]:
+        return []  # no API, no price, no parameters to drop
+
     async def aclose(self) -> None:
         return None

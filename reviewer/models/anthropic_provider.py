@@ -1,5 +1,6 @@
 """Anthropic messages, with the long shared prefix (form, few-shot examples, paper)
-under prompt caching."""
+under prompt caching, and extended or adaptive thinking when a reasoning effort is asked for
+(the thinking blocks never reach the text we parse)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from reviewer.models.base import (
     TransientError,
     Usage,
 )
-from reviewer.models.http_errors import error_for_status, shorten
-from reviewer.models.pricing import context_window
+from reviewer.models.http_errors import shorten
+from reviewer.models.model_facts import model_facts
+from reviewer.models.parameters import request_parameters
+from reviewer.models.rejections import api_message, status_error
 
 CACHE_CONTROL = {"type": "ephemeral"}
+DEFAULT_CONTEXT = 200_000
 
 
 class AnthropicProvider(Provider):
@@ -42,30 +46,45 @@ class AnthropicProvider(Provider):
         self.client = anthropic.AsyncAnthropic(
             api_key=key or "no-key-needed", base_url=self.base_url, max_retries=0, timeout=timeout
         )
-        self.context_window = context_window(model, 200_000)
-        create = type(self.client.messages).create
-        self._takes_temperature = "temperature" in inspect.signature(create).parameters
+        facts = model_facts("anthropic", model)
+        self.parameters = request_parameters(name, facts, "anthropic")
+        self.context_window = facts.context or DEFAULT_CONTEXT
+        # Newer SDKs dropped arguments the API still takes for older models (temperature).
+        self._sdk_arguments = set(inspect.signature(type(self.client.messages).create).parameters)
 
     def cache_identity(self) -> dict:
         return {"name": self.name, "base_url": self.base_url}
 
-    async def generate(self, messages: list[ChatMessage], config: GenerateConfig) -> Completion:
-        anthropic = self._anthropic
+    def request(self, messages: list[ChatMessage], config: GenerateConfig) -> dict:
+        """The messages request for ``config``, in the parameters this model takes (as the API
+        sees them: arguments the SDK lacks are still top-level here)."""
+        p = self.parameters
+        effort = p.effort_for(config, ("thinking_budget", "adaptive"))
+        request = {"model": self.model, "max_tokens": p.answer_tokens(config, effort),
+                   "messages": [{"role": m.role, "content": [_block(m)]} for m in messages if m.role != "system"]}
         system = [_block(m) for m in messages if m.role == "system"]
-        turns = [{"role": m.role, "content": [_block(m)]} for m in messages if m.role != "system"]
-        request = {"model": self.model, "messages": turns, "max_tokens": config.max_tokens}
         if system:
             request["system"] = system
-        temperature = min(config.temperature, 1.0)
-        if self._takes_temperature:
-            request["temperature"] = temperature
-        else:  # newer SDKs dropped the argument; the API still takes it
-            request["extra_body"] = {"temperature": temperature}
+        if effort is not None and p.effort == "adaptive":
+            request["thinking"] = {"type": "adaptive"}
+            request["output_config"] = {"effort": effort}
+        elif effort is not None and (budget := p.thinking_budget(config, effort)) is not None:
+            request["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        temperature = p.temperature_for(config, thinking="thinking" in request)
+        if temperature is not None:
+            request["temperature"] = min(temperature, 1.0)
+        return p.apply_drops(request)
+
+    async def generate(self, messages: list[ChatMessage], config: GenerateConfig) -> Completion:
+        anthropic = self._anthropic
+        request = self.request(messages, config)
+        arguments = {k: v for k, v in request.items() if k in self._sdk_arguments}
+        extra = {k: v for k, v in request.items() if k not in self._sdk_arguments}
         try:
-            response = await self.client.messages.create(**request)
+            response = await self.client.messages.create(**arguments, **({"extra_body": extra} if extra else {}))
         except anthropic.APIStatusError as exc:
-            message = f"{exc.status_code} from {self.name}: {shorten(exc.message)}"
-            raise error_for_status(exc.status_code, message, exc.response.headers) from None
+            message = f"{exc.status_code} from {self.name}: {api_message(exc)}"
+            raise status_error(exc.status_code, exc.body, exc.response.headers, message, request) from None
         except (anthropic.APITimeoutError, anthropic.APIConnectionError) as exc:
             raise TransientError(f"{self.name}: {type(exc).__name__}: {exc}") from None
         except (anthropic.APIResponseValidationError, json.JSONDecodeError) as exc:

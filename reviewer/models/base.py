@@ -7,8 +7,12 @@ limit, the call cache and usage accounting live once, in :mod:`reviewer.models.w
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from reviewer.models.parameters import RequestParameters
+    from reviewer.models.pricing import Pricing
 
 
 @dataclass(frozen=True)
@@ -25,9 +29,11 @@ class GenerateConfig:
     temperature: float = 0.75
     max_tokens: int = 4096
     n: int = 1
+    #: low, medium or high for a model that reasons; None: the model's default.
+    reasoning_effort: str | None = None
 
     def with_n(self, n: int) -> "GenerateConfig":
-        return GenerateConfig(temperature=self.temperature, max_tokens=self.max_tokens, n=n)
+        return replace(self, n=n)
 
 
 @dataclass
@@ -54,7 +60,8 @@ class Completion:
     texts: list[str]
     usage: Usage = field(default_factory=Usage)
     model: str = ""
-    cost_usd: float = 0.0
+    #: None when the model's price is unknown.
+    cost_usd: float | None = 0.0
     cached: bool = False
     calls: int = 1
 
@@ -87,6 +94,15 @@ class MultipleChoicesUnsupported(FatalError):
     """The server refused ``n > 1``; the wrapper falls back to separate calls."""
 
 
+class UnsupportedParameter(FatalError):
+    """A 400 naming one request parameter as unsupported; the wrapper drops it and tries once more."""
+
+    def __init__(self, message: str, *, parameter: str, replacement: str | None = None):
+        super().__init__(message)
+        self.parameter = parameter
+        self.replacement = replacement
+
+
 class MissingDependencyError(RuntimeError):
     """An optional extra is not installed."""
 
@@ -106,6 +122,10 @@ class Provider(ABC):
     supports_n: bool = False
     #: Tokens the model accepts in one request, prompt and answer together.
     context_window: int = 128_000
+    #: Which request parameters the model takes (None: a backend without a parameter table).
+    parameters: RequestParameters | None = None
+    #: How its calls are priced; set by the registry (``reviewer.models.pricing.pricing_for``).
+    pricing: Pricing | None = None
 
     @abstractmethod
     async def generate(self, messages: list[ChatMessage], config: GenerateConfig) -> Completion:
@@ -120,6 +140,21 @@ class Provider(ABC):
     def cache_identity(self) -> dict:
         """What, besides the request, decides the answer (model, server)."""
         return {"name": self.name}
+
+    def cost_usd(self, usage: Usage) -> float | None:
+        """The cost of a call's usage; None when the price is unknown."""
+        return self.pricing.cost(usage) if self.pricing is not None else None
+
+    def drop_parameter(self, error: UnsupportedParameter) -> bool:
+        """Stop sending the parameter a 400 refused; False when it cannot be dropped."""
+        if self.parameters is None:
+            return False
+        return self.parameters.drop(error.parameter, error.replacement, str(error))
+
+    def notes(self) -> list[str]:
+        """What the run should record: who priced the calls, parameters not applied or dropped."""
+        priced = [self.pricing.note(self.name)] if self.pricing is not None else []
+        return priced + (list(self.parameters.notes) if self.parameters is not None else [])
 
     async def aclose(self) -> None:
         return None

@@ -17,7 +17,8 @@ def request_key(identity: dict, messages: list[ChatMessage], config: GenerateCon
     payload = {
         "identity": identity,
         "messages": [asdict(m) for m in messages],
-        "config": asdict(config),
+        # Unset options (None) are left out, so adding one keeps the keys of earlier calls.
+        "config": {name: value for name, value in asdict(config).items() if value is not None},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

@@ -26,6 +26,7 @@ from reviewer.models.base import (
     Provider,
     Usage,
 )
+from reviewer.models.pricing import LOCAL
 
 #: Used when a tokenizer carries no chat template (base models). Training data is
 #: rendered with the same function, so an adapter sees the format it was trained on.
@@ -218,6 +219,7 @@ class HFProvider(Provider):
     """``hf/<model dir>``: a local causal LM, optionally with a LoRA adapter."""
 
     supports_n = True
+    pricing = LOCAL
 
     def __init__(self, model_dir: str | Path, *, adapter: str | Path | None = None,
                  batch_window_s: float = 0.005, max_batch: int = 8):

@@ -7,6 +7,7 @@ import json
 from typing import Callable
 
 from reviewer.models.base import ChatMessage, Completion, GenerateConfig, Provider, Usage
+from reviewer.models.pricing import LOCAL
 from reviewer.tokens import estimate_tokens
 
 Responder = Callable[[list[ChatMessage], GenerateConfig], "str | list[str]"]
@@ -34,6 +35,7 @@ BUILT_IN: dict[str, Responder] = {
 
 class MockProvider(Provider):
     supports_n = True
+    pricing = LOCAL
 
     def __init__(self, name: str = "mock/test", responder: Responder | None = None, *,
                  supports_n: bool = True, context_window: int = 128_000):

@@ -7,7 +7,20 @@ from dataclasses import dataclass
 
 from reviewer.errors import ConfigurationError
 from reviewer.models.base import FatalError, Provider
+from reviewer.models.pricing import Price, pricing_for
 from reviewer.models.wrapper import Model
+
+
+@dataclass(frozen=True)
+class Host:
+    """An OpenAI-compatible service reachable by a short prefix."""
+
+    base_url: str
+    key_env: str | None
+    #: Its provider id in models.dev and genai-prices (None: whatever the server runs).
+    catalogue: str | None
+    #: A server on this machine: its calls cost nothing.
+    local: bool = False
 
 
 @dataclass(frozen=True)
@@ -16,54 +29,65 @@ class Route:
     model: str
     base_url: str | None = None
     key_env: str | None = None
+    catalogue: str | None = None
+    local: bool = False
 
 
 # OpenAI-compatible hosts reachable by a short prefix; any other server: openai/ + --base-url.
 COMPATIBLE = {
-    "deepseek": ("https://api.deepseek.com", "DEEPSEEK_API_KEY"),
-    "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
-    "ollama": ("http://localhost:11434/v1", None),
-    "vllm": ("http://localhost:8000/v1", None),
+    "deepseek": Host("https://api.deepseek.com", "DEEPSEEK_API_KEY", "deepseek"),
+    "gemini": Host("https://generativelanguage.googleapis.com/v1beta/openai/", "GEMINI_API_KEY", "google"),
+    "openrouter": Host("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "openrouter"),
+    "ollama": Host("http://localhost:11434/v1", None, None, local=True),
+    "vllm": Host("http://localhost:8000/v1", None, None, local=True),
 }
+NATIVE = {"openai": "openai", "anthropic": "anthropic", "hf": None, "mock": None}
 BARE_PREFIXES = {"gpt-": "openai", "o1": "openai", "o3": "openai", "o4": "openai", "chatgpt-": "openai",
-                 "claude-": "anthropic"}
+                 "claude-": "anthropic", "gemini-": "gemini", "deepseek-": "deepseek"}
 
 
 class ModelStringError(ConfigurationError):
     pass
 
 
-def route(model_string: str) -> Route:
+def canonical_name(model_string: str) -> str:
+    """``provider/model``; a well-known bare name gets its provider (``gemini-2.5-pro`` -> ``gemini/...``)."""
     if "/" in model_string:
-        provider, model = model_string.split("/", 1)
-        if provider in COMPATIBLE:
-            base_url, key_env = COMPATIBLE[provider]
-            return Route("openai", model, base_url, key_env)
-        if provider in ("openai", "anthropic", "hf", "mock"):
-            return Route(provider, model)
+        return model_string
+    prefix = next((p for bare, p in BARE_PREFIXES.items() if model_string.startswith(bare)), None)
+    if prefix is None:
         raise ModelStringError(
-            f"unknown provider {provider!r} in {model_string!r}; use openai/, anthropic/, hf/, mock/ "
-            f"or one of {sorted(COMPATIBLE)}"
+            f"cannot tell the provider of {model_string!r}: write it as provider/model, "
+            "e.g. openai/gpt-4o-2024-05-13, anthropic/claude-3-5-sonnet-20240620, gemini/gemini-2.5-pro, "
+            "hf/path/to/model"
         )
-    for prefix, provider in BARE_PREFIXES.items():
-        if model_string.startswith(prefix):
-            return Route(provider, model_string)
+    return f"{prefix}/{model_string}"
+
+
+def route(model_string: str) -> Route:
+    provider, model = canonical_name(model_string).split("/", 1)
+    if provider in COMPATIBLE:
+        host = COMPATIBLE[provider]
+        return Route("openai", model, host.base_url, host.key_env, host.catalogue, host.local)
+    if provider in NATIVE:
+        return Route(provider, model, catalogue=NATIVE[provider], local=provider in ("hf", "mock"))
     raise ModelStringError(
-        f"cannot tell the provider of {model_string!r}: write it as provider/model, "
-        "e.g. openai/gpt-4o-2024-05-13, anthropic/claude-3-5-sonnet-20240620, hf/path/to/model"
+        f"unknown provider {provider!r} in {model_string!r}; use openai/, anthropic/, hf/, mock/ "
+        f"or one of {sorted(COMPATIBLE)}"
     )
 
 
-def canonical_name(model_string: str) -> str:
-    r = route(model_string)
-    return model_string if "/" in model_string else f"{r.provider}/{r.model}"
-
-
 def create_provider(model_string: str, *, base_url: str | None = None, adapter: str | None = None,
-                    timeout: float | None = None) -> Provider:
+                    timeout: float | None = None, price: Price | None = None) -> Provider:
+    provider = _backend(model_string, base_url=base_url, adapter=adapter, timeout=timeout or 600.0)
+    r = route(model_string)
+    provider.pricing = pricing_for(r.catalogue, r.model, override=price, local=r.local)
+    return provider
+
+
+def _backend(model_string: str, *, base_url: str | None, adapter: str | None, timeout: float) -> Provider:
     r = route(model_string)
     name = canonical_name(model_string)
-    timeout = timeout or 600.0
     if r.provider == "openai":
         from reviewer.models.openai_provider import OpenAIProvider, require_key_or_server
 
@@ -73,7 +97,7 @@ def create_provider(model_string: str, *, base_url: str | None = None, adapter: 
             raise FatalError(f"no API key for {name}: set {r.key_env}")
         if not r.key_env:
             require_key_or_server(name, url)
-        return OpenAIProvider(name, r.model, base_url=url, api_key=key, timeout=timeout)
+        return OpenAIProvider(name, r.model, base_url=url, api_key=key, timeout=timeout, catalogue=r.catalogue)
     if r.provider == "anthropic":
         from reviewer.models.anthropic_provider import AnthropicProvider
 
@@ -89,7 +113,7 @@ def create_provider(model_string: str, *, base_url: str | None = None, adapter: 
 
 def create_model(model_string: str, *, base_url: str | None = None, adapter: str | None = None,
                  use_cache: bool = True, refresh_cache: bool = False, max_concurrency: int = 8,
-                 timeout: float | None = None, max_retries: int = 5) -> Model:
-    provider = create_provider(model_string, base_url=base_url, adapter=adapter, timeout=timeout)
+                 timeout: float | None = None, max_retries: int = 5, price: Price | None = None) -> Model:
+    provider = create_provider(model_string, base_url=base_url, adapter=adapter, timeout=timeout, price=price)
     return Model(provider, max_concurrency=max_concurrency, use_cache=use_cache, refresh_cache=refresh_cache,
                  max_retries=max_retries)

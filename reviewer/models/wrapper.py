@@ -15,10 +15,11 @@ from reviewer.models.base import (
     MultipleChoicesUnsupported,
     Provider,
     ProviderError,
+    UnsupportedParameter,
     Usage,
 )
 from reviewer.models.cache import CallCache, request_key
-from reviewer.models.pricing import cost_usd
+from reviewer.models.pricing import add_costs
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ class ModelStats:
     cached_calls: int = 0
     retries: int = 0
     usage: Usage = field(default_factory=Usage)
-    cost_usd: float = 0.0
+    #: None once any call's price is unknown.
+    cost_usd: float | None = 0.0
 
 
 class Model:
@@ -65,6 +67,11 @@ class Model:
     def count_tokens(self, text: str) -> int:
         return self.provider.count_tokens(text)
 
+    @property
+    def notes(self) -> list[str]:
+        """For the run's record: who priced the calls, parameters not applied or dropped."""
+        return self.provider.notes()
+
     async def generate(self, messages: list[ChatMessage], config: GenerateConfig) -> Completion:
         key = request_key(self.provider.cache_identity(), messages, config)
         if self.cache is not None and not self.refresh_cache:
@@ -94,16 +101,23 @@ class Model:
             texts=[text for part in parts for text in part.texts],
             usage=usage,
             model=parts[0].model,
-            cost_usd=sum(part.cost_usd for part in parts),
+            cost_usd=add_costs(part.cost_usd for part in parts),
             calls=sum(part.calls for part in parts),
         )
 
     async def _call(self, messages, config) -> Completion:
         attempt = 0
+        refused: set[str] = set()
         while True:
             try:
                 async with self._semaphore:
                     completion = await self.provider.generate(messages, config)
+            except UnsupportedParameter as exc:  # drop it and try once more; the provider notes the drop
+                if exc.parameter in refused or not self.provider.drop_parameter(exc):
+                    raise
+                log.warning("%s: %s; dropping %s and asking again", self.name, exc, exc.parameter)
+                refused.add(exc.parameter)
+                continue
             except ProviderError as exc:
                 if not exc.retryable or attempt >= self.max_retries:
                     raise
@@ -113,11 +127,11 @@ class Model:
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
-            completion.cost_usd = cost_usd(self.name, completion.usage)
+            completion.cost_usd = self.provider.cost_usd(completion.usage)
             completion.calls = 1
             self.stats.calls += 1
             self.stats.usage = self.stats.usage + completion.usage
-            self.stats.cost_usd += completion.cost_usd
+            self.stats.cost_usd = add_costs((self.stats.cost_usd, completion.cost_usd))
             return completion
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:

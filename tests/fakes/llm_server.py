@@ -2,7 +2,9 @@
 
 Tests point the SDK's base URL at it, script its answers (a function of the request),
 queue faults (429 with retry-after, 500, a hang past the client's timeout, a body that
-is not JSON), and read back every request it saw.
+is not JSON), and read back every request it saw. In strict mode it also rejects, per
+model, what the real APIs reject (``fakes.api_rules``) and answers reasoning models with
+thinking blocks and reasoning tokens.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
+from fakes import api_rules
+
 
 @dataclass
 class SeenRequest:
@@ -23,6 +27,8 @@ class SeenRequest:
     headers: dict
     #: time.monotonic() when the server received the request.
     at: float = field(default_factory=time.monotonic)
+    #: The HTTP status the server answered with.
+    status: int = 200
 
     @property
     def messages(self) -> list[dict]:
@@ -68,6 +74,9 @@ class Fault:
 
 
 Responder = Callable[[SeenRequest], "str | list[str]"]
+# What a reasoning model "thinks" in strict mode: text that must never reach the parsed review.
+THINKING_TEXT = "Let me weigh the paper. REVIEW JSON: {\"Overall\": 1} is not my answer yet."
+REASONING_TOKENS = 50
 
 
 @dataclass
@@ -75,6 +84,9 @@ class FakeLLMServer:
     responder: Responder
     latency: float = 0.0
     reject_n: bool = False  # answer 400 to n > 1, as some OpenAI-compatible servers do
+    strict: bool = False  # reject what the real APIs reject for the models in ``rules``
+    #: model -> (rule kind, most output tokens), see ``fakes.api_rules``; tests may add models.
+    rules: dict = field(default_factory=lambda: dict(api_rules.MODELS))
     requests: list[SeenRequest] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
 
@@ -101,22 +113,31 @@ class FakeLLMServer:
                     server.requests.append(seen)
                     fault = server.faults.pop(0) if server.faults else None
                 if fault is not None:
+                    seen.status = fault.status
                     self._fault(fault)
                     return
                 if server.latency:
                     time.sleep(server.latency)
                 if api == "openai" and server.reject_n and seen.n > 1:
+                    seen.status = 400
                     self._send(400, {"error": {"message": "n > 1 is not supported", "type": "invalid_request_error"}})
+                    return
+                rejection = api_rules.check(api, body, server.rules) if server.strict else None
+                if rejection is not None:
+                    seen.status = rejection.status
+                    self._send(rejection.status, rejection.body)
                     return
                 try:
                     answer = server.responder(seen)
                 except Exception as exc:  # a bug in a test's responder shows as a 500
+                    seen.status = 500
                     self._send(500, {"error": {"message": f"responder failed: {exc!r}"}})
                     return
                 texts = [answer] if isinstance(answer, str) else list(answer)
                 if api == "openai" and len(texts) < seen.n:
                     texts = (texts * seen.n)[: seen.n]
-                self._send(200, server._payload(seen, texts))
+                thinks = server.strict and api_rules.thinks(api, body, server.rules)
+                self._send(200, server._payload(seen, texts, thinks=thinks))
 
             def _fault(self, fault: Fault):
                 if fault.delay:
@@ -149,9 +170,10 @@ class FakeLLMServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @staticmethod
-    def _payload(seen: SeenRequest, texts: list[str]) -> dict:
+    def _payload(seen: SeenRequest, texts: list[str], *, thinks: bool = False) -> dict:
         prompt_tokens = max(1, len(seen.all_text) // 4)
-        out_tokens = [max(1, len(t) // 4) for t in texts]
+        reasoning = REASONING_TOKENS if thinks else 0
+        out_tokens = [max(1, len(t) // 4) + reasoning for t in texts]
         model = seen.body.get("model", "fake")
         if seen.api == "openai":
             return {
@@ -167,14 +189,16 @@ class FakeLLMServer:
                     "prompt_tokens": prompt_tokens,
                     "completion_tokens": sum(out_tokens),
                     "total_tokens": prompt_tokens + sum(out_tokens),
+                    "completion_tokens_details": {"reasoning_tokens": reasoning * len(texts)},
                 },
             }
+        thinking = [{"type": "thinking", "thinking": THINKING_TEXT, "signature": "sig-fake"}] if thinks else []
         return {
             "id": "msg_fake",
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": [{"type": "text", "text": texts[0]}],
+            "content": [*thinking, {"type": "text", "text": texts[0]}],
             "stop_reason": "end_turn",
             "stop_sequence": None,
             "usage": {

@@ -16,6 +16,7 @@ def paper_record(
     own: str | None = None,
     overall_mean: float | None = None,
     ratings: list[float] | None = None,
+    text_chars: int | None = None,
 ) -> PaperRecord:
     """A reviewed paper (``overall`` given) or a failed one (``overall=None``)."""
     human = None
@@ -29,7 +30,8 @@ def paper_record(
         )
     if overall is None:
         return PaperRecord(
-            paper_id=paper_id, ok=False, human=human, failure={"kind": "parse", "message": "bad"}
+            paper_id=paper_id, ok=False, human=human, failure={"kind": "parse", "message": "bad"},
+            text_chars=text_chars,
         )
     return PaperRecord(
         paper_id=paper_id,
@@ -39,18 +41,26 @@ def paper_record(
         overall_mean=overall_mean,
         own_decision=own or ("Accept" if overall >= 6 else "Reject"),
         human=human,
+        text_chars=text_chars,
     )
 
 
 def write_run(
-    run_dir: Path, records: list[PaperRecord], *, config: dict | None = None, name: str = ""
+    run_dir: Path,
+    records: list[PaperRecord],
+    *,
+    config: dict | None = None,
+    name: str = "",
+    dataset: DatasetInfo | None = None,
+    **manifest_fields,
 ) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest = RunManifest(
         name=name or run_dir.name,
         config=config or {},
-        dataset=DatasetInfo(name="test", n_papers=len(records), text_mode="raw"),
+        dataset=dataset or DatasetInfo(name="test", n_papers=len(records), text_mode="raw"),
         status="complete",
+        **manifest_fields,
     )
     (run_dir / "manifest.json").write_text(manifest.model_dump_json(), encoding="utf-8")
     lines = "".join(record.model_dump_json() + "\n" for record in records)
