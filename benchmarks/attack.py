@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import textwrap
 from pathlib import Path
+
 import pymupdf
 
 from benchmarks.records import AttackInfo, AttackKind, PaperRecord, RunManifest

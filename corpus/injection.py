@@ -120,7 +120,8 @@ PATTERNS = [
     _Pattern("addressed_to_llm", "es", r"como (un )?(gran )?modelo de lenguaje", ("lenguaje",)),
     # Chinese (simplified and traditional)
     _Pattern("ignore_instructions", "zh",
-             r"忽(略|视|視)(掉)?(之前|以前|先前|上面|上述|前面|所有)(的)?(所有)?(的)?(指令|指示|说明|說明|提示)", ("忽",)),
+             r"忽(略|视|視)(掉)?(之前|以前|先前|上面|上述|前面|所有)(的)?(所有)?(的)?(指令|指示|说明|說明|提示)",
+             ("忽",)),
     _Pattern("positive_review", "zh",
              r"(给|給)(出|予)?(一(个|個|篇))?(正面|积极|積極|好|肯定)(的)?(评价|評價|评审|評審|审稿|審稿|评论|評論)",
              ("给", "給")),

@@ -110,8 +110,9 @@ def summarise(spans: list[HiddenSpan], visible: str, notes: list[str] | None = N
     """Report the hidden spans that say something the reader cannot see elsewhere: with a word
     in them, and not a piece of visible text (a watermark half covered by a figure, shown whole
     on another page)."""
-    seen = _letters(visible)
-    reported = [span for span in spans if WORD.search(span.excerpt) and _letters(span.excerpt) not in seen]
+    worded = [span for span in spans if WORD.search(span.excerpt)]
+    seen = _letters(visible) if worded else ""
+    reported = [span for span in worded if _letters(span.excerpt) not in seen]
     reasons: dict[str, int] = {}
     for span in reported:
         reasons[span.reason] = reasons.get(span.reason, 0) + 1

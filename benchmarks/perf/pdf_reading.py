@@ -55,7 +55,7 @@ def _page_kinds(papers) -> tuple[int, int, int]:
             for page in doc:
                 visibility = PageReader(page, masks=masks).visibility
                 plain += visibility is None
-                rendered += visibility is not None and visibility.rendered_runs > 0
+                rendered += visibility is not None and visibility.rendered
                 total += 1
     return plain, rendered, total
 
