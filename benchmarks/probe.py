@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +26,12 @@ from benchmarks.records import RunManifest
 from benchmarks.stats import BOOTSTRAP_RESAMPLES, binary_metrics, point_and_interval
 from benchmarks.store import RunStoreError, read_manifest, read_records
 from corpus.abstract import abstract_of, title_of
-from corpus.dataset import MANIFEST_DIR, Dataset, HumanLabel, paper_loader
+from corpus.dataset import Dataset, HumanLabel, paper_loader, read_titles
 from corpus.paper import PaperInputError
 from reviewer.models.base import ChatMessage, GenerateConfig, ProviderError, Usage
 from reviewer.models.pricing import add_costs
 from reviewer.parsing import ReviewParseError, extract_json, validation_summary
-from reviewer.pipeline import _Tally as CallTally  # usage and cost of the calls, cache hits free
+from reviewer.pipeline import CallTally
 from reviewer.prompts import render, templates_fingerprint
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -83,20 +82,10 @@ class ProbeItem:
 
 
 def venue_name(data: Dataset) -> str:
-    """"ICLR 2022" from the dataset manifest's OpenReview venue id, else the dataset's name."""
-    path = MANIFEST_DIR / f"{data.name}.json"
-    venue = json.loads(path.read_text()).get("venue", "") if path.is_file() else ""
+    """"ICLR 2022" from the dataset card's OpenReview venue id, else the dataset's name."""
+    venue = (data.card or {}).get("venue", "")
     parts = venue.split("/")
     return f"{parts[0].split('.')[0]} {parts[1]}" if len(parts) >= 2 else data.name
-
-
-def metadata_titles(folder: Path) -> dict[str, str]:
-    """Titles from ``metadata.tsv`` (paper_id, title, ...), when the dataset has one."""
-    path = folder / "metadata.tsv"
-    if not path.is_file():
-        return {}
-    rows = (line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()[1:])
-    return {row[0]: row[1].strip() for row in rows if len(row) >= 2 and row[1].strip()}
 
 
 def halves(abstract: str) -> tuple[str, str]:
@@ -109,7 +98,7 @@ def halves(abstract: str) -> tuple[str, str]:
 def probe_items(data: Dataset, limit: int | None = None) -> tuple[list[ProbeItem], list[str]]:
     """The split's papers (the first ``limit`` in the dataset's fixed order) with a title and
     an abstract; and one line for each paper left out, saying why."""
-    titles = metadata_titles(data.folder)
+    titles = read_titles(data.folder)
     load = paper_loader("raw")
     items, skipped = [], []
     for paper in data.subset(limit):
@@ -119,7 +108,7 @@ def probe_items(data: Dataset, limit: int | None = None) -> tuple[list[ProbeItem
             skipped.append(f"{paper.paper_id}: {exc}")
             continue
         abstract = abstract_of(text)
-        title = titles.get(paper.paper_id) or title_of(text)
+        title = titles.get(paper.paper_id, "").strip() or title_of(text)
         if not title or not abstract or len(abstract.split()) < MIN_ABSTRACT_WORDS:
             skipped.append(f"{paper.paper_id}: no {'title' if not title else 'abstract'} found in its text")
             continue

@@ -42,13 +42,13 @@ def probe(
     """Ask MODEL, per paper, from the title alone whether it knows the paper and the venue's decision,
     and to continue the first half of its abstract; score decision recall and ROUGE-L overlap."""
     from benchmarks.probe import probe_items, request_estimate, venue_name
-    from corpus.dataset import load_benchmark, load_folder
+    from corpus.dataset import open_dataset
     from reviewer.models.pricing import format_cost
     from reviewer.models.registry import canonical_name, create_model
 
     try:
         name = canonical_name(model)
-        data = load_folder(dataset, split) if dataset else load_benchmark(benchmark, split, data_dir)
+        data = open_dataset(benchmark, dataset, split, data_dir)
         items, skipped = probe_items(data, limit)
         wrapped = create_model(name, base_url=base_url, use_cache=not no_cache, max_concurrency=concurrency,
                                timeout=timeout)

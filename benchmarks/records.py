@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
+from benchmarks.transcript_file import TranscriptLocation
+from benchmarks.cutoff import CutoffCheck
 from corpus.dataset import HumanLabel
+from reviewer.transcript import Transcript
 
 if TYPE_CHECKING:
     from reviewer.outcome import ReviewOutcome
@@ -76,6 +79,10 @@ class RunManifest(BaseModel):
     subset: SubsetInfo | None = None
     #: A contamination probe of the same model (``review-bench probe``), shown beside the run.
     probe: str | None = None
+    #: Whether each paper's model calls are kept (``--no-transcript`` turns it off).
+    transcripts: bool = True
+    #: Whether the papers predate the model's training cutoff (``benchmarks.cutoff``).
+    training_cutoff: CutoffCheck | None = None
     notes: list[str] = Field(default_factory=list)
     #: Set when a share of the papers carried an instruction to the reviewer (``run --attack``).
     attack: AttackInfo | None = None
@@ -101,6 +108,11 @@ class PaperRecord(BaseModel):
     #: Characters of the paper text the reviewer was given (before fitting it to a context window).
     text_chars: int | None = None
     meta: dict = Field(default_factory=dict)
+    #: Every model call of the review. Not part of the record's line: the store writes it to
+    #: the run's transcripts file and records where (``transcript_at``); read it back with
+    #: ``benchmarks.store.read_transcript``.
+    transcript: Transcript | None = Field(default=None, exclude=True)
+    transcript_at: TranscriptLocation | None = None
 
     @property
     def score(self) -> float | None:
@@ -132,6 +144,7 @@ def record_from_outcome(
         latency_s=meta.latency_s,
         failure=outcome.failure.model_dump() if outcome.failure else None,
         text_chars=text_chars,
+        transcript=outcome.transcript,
         meta=meta.model_dump(
             mode="json",
             include={"model", "cached_calls", "threshold", "truncated", "truncation", "failures",

@@ -100,8 +100,19 @@ def _probe(summary: ScoredRun) -> str:
             f"(other paper {_number(metrics['rouge_l_other_paper'])})")
 
 
+def _cutoff(summary: ScoredRun) -> str:
+    check = summary.manifest.training_cutoff
+    if check is None:
+        return "–"
+    if check.predates_cutoff is None:
+        return "unknown"
+    verdict = "papers BEFORE the cutoff" if check.predates_cutoff else "papers after the cutoff"
+    return f"{verdict} (papers {check.papers_public_since}, cutoff {check.model_cutoff})"
+
+
 ROWS: list[tuple[str, object]] = [
     ("model", lambda s: s.manifest.config.get("model", "?")),
+    ("training cutoff", _cutoff),
     ("text mode", lambda s: s.manifest.dataset.text_mode),
     ("subset", _subset),
     ("papers", lambda s: str(s.metrics["n"])),
@@ -380,6 +391,8 @@ def _notes(summaries: list[ScoredRun]) -> list[str]:
         if summary.manifest.subset is not None:
             notes.append(f"{summary.label}: {summary.manifest.subset.rule} subset, "
                          f"{summary.manifest.subset.description}.")
+        if summary.manifest.training_cutoff is not None:
+            notes.append(f"{summary.label}: {summary.manifest.training_cutoff.message}.")
         if summary.probe is not None:
             notes.append(f"{summary.label}: contamination probe {summary.probe[0]}: {probe_summary(summary.probe[1])}.")
     if any(summary.metrics.get("attack") for summary in summaries):
@@ -391,14 +404,24 @@ def _notes(summaries: list[ScoredRun]) -> list[str]:
     return notes
 
 
+@dataclass
+class ReportFiles:
+    markdown: Path
+    html: Path
+    title: str
+    #: report.html's content (table, notes, embedded figures), for pages that show the report.
+    body: str
+
+
 def write_report(
     run_dirs: list[str | Path], out_dir: str | Path, data_dir: str | Path | None = None
 ) -> tuple[Path, Path]:
     """Write ``report.md`` (+ PNGs) and a self-contained ``report.html``; returns both paths."""
-    return write_summaries([summarise(run_dir, data_dir) for run_dir in run_dirs], out_dir)
+    files = write_report_files([summarise(run_dir, data_dir) for run_dir in run_dirs], out_dir)
+    return files.markdown, files.html
 
 
-def write_summaries(summaries: list[ScoredRun], out_dir: str | Path) -> tuple[Path, Path]:
+def write_report_files(summaries: list[ScoredRun], out_dir: str | Path) -> ReportFiles:
     """The report of runs already summarised (see ``write_report``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -423,14 +446,15 @@ def write_summaries(summaries: list[ScoredRun], out_dir: str | Path) -> tuple[Pa
         for label, _, data in images
     )
     items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
+    body = f"{_html_table(headers, rows)}<ul>{items}</ul>{figures}"
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
         "text-align:left}th{background:#f3f3f3}img{max-width:100%}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>{_html_table(headers, rows)}<ul>{items}</ul>{figures}"
+        f"<h1>{html.escape(title)}</h1>{body}"
         "</body></html>"
     )
     html_path = out_dir / "report.html"
     html_path.write_text(page, encoding="utf-8")
-    return md_path, html_path
+    return ReportFiles(md_path, html_path, title, body)

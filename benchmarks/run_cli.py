@@ -59,10 +59,12 @@ def run(
         show_default=False)] = None,
     attack_share: Annotated[float, typer.Option(
         "--attack-share", min=0.0, max=1.0, help="With --attack: the share of the rejected papers attacked.")] = 0.2,
+    no_transcript: Annotated[bool, typer.Option(
+        "--no-transcript", help="Do not keep each paper's model calls (transcripts.jsonl.gz).")] = False,
 ) -> None:
     """Review a benchmark's papers into a resumable run dir, and score them against the human decisions."""
     from benchmarks.store import RunStore, RunStoreError
-    from corpus.dataset import DatasetError, load_benchmark, load_folder, paper_loader
+    from corpus.dataset import DatasetError, open_dataset, paper_loader
 
     if benchmark and dataset:
         raise fail("give a benchmark name or --dataset, not both")
@@ -70,19 +72,20 @@ def run(
         raise fail("--body-only needs --text blind")
     config, data_dir = review.config, review.data_dir
     try:
-        data = load_folder(dataset, split) if dataset else load_benchmark(benchmark or "iclr2022", split, data_dir)
+        data = open_dataset(benchmark, dataset, split, data_dir)
         load = paper_loader(text, body_only=body_only, max_pages=config.max_pages)
         text_mode = data.text_mode(text) + ("-body-only" if body_only else "")
         papers, subset = _papers(data, text_mode, limit, length_matched, config.max_pages)
     except DatasetError as exc:
         raise fail(str(exc)) from None
     manifest = _manifest(config, data, text_mode=text_mode, n_papers=len(papers), limit=limit,
-                         blinded=text == "blind", subset=subset)
+                         blinded=text == "blind", subset=subset, transcripts=not no_transcript)
     if attack:
         from benchmarks.attack import plan_attack
 
         manifest.attack = plan_attack(papers, attack, attack_share)
-    reviewer = _build_reviewer(review, concurrency=concurrency, refresh_cache=retry_failed)
+    reviewer = _build_reviewer(review, concurrency=concurrency, refresh_cache=retry_failed,
+                               transcript=not no_transcript)
     try:
         store = RunStore.open(run_dir or _default_run_dir(manifest), manifest, allow_code_change=allow_code_change)
     except RunStoreError as exc:
@@ -91,9 +94,9 @@ def run(
     if attack:
         from benchmarks.attack import run_baseline
 
-        load = run_baseline(store, papers, load, lambda: _build_reviewer(review, concurrency=concurrency,
-                            refresh_cache=retry_failed), concurrency=concurrency, retry_failed=retry_failed,
-                            allow_code_change=allow_code_change, console=err)
+        load = run_baseline(store, papers, load, lambda: _build_reviewer(
+            review, concurrency=concurrency, refresh_cache=retry_failed, transcript=not no_transcript),
+            concurrency=concurrency, retry_failed=retry_failed, allow_code_change=allow_code_change, console=err)
     _run(store, papers, reviewer, load, concurrency=concurrency, retry_failed=retry_failed,
          resume_hint=None if run_dir else store.run_dir)
 
@@ -120,7 +123,9 @@ def _build_reviewer(review: ReviewOptions, **options):
         raise fail(NO_MODEL_HELP.format(error=exc)) from None
 
 
-def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None, blinded: bool, subset=None):
+def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None, blinded: bool, subset=None,
+              transcripts: bool = True):
+    from benchmarks.cutoff import check_cutoff
     from benchmarks.records import CodeIdentity, DatasetInfo, RunManifest
     from corpus.blind import rules_fingerprint
     from corpus.dataset import check_manifest
@@ -130,6 +135,9 @@ def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None,
     notes = check_manifest(data)
     for note in notes:
         err.print(f"warning: {note}")
+    cutoff = check_cutoff(config.model, data)
+    if cutoff is not None and cutoff.predates_cutoff is not False:
+        err.print(f"warning: {cutoff.message}")
     return RunManifest(
         kind="benchmark",
         config=config.model_dump(mode="json"),
@@ -148,6 +156,8 @@ def _manifest(config, data, *, text_mode: str, n_papers: int, limit: int | None,
         git_revision=_git_revision(),
         limit=limit,
         subset=subset,
+        training_cutoff=cutoff,
+        transcripts=transcripts,
         notes=notes,
     )
 

@@ -21,17 +21,20 @@ def _user_errors():
     from benchmarks.metrics import MetricsError
     from benchmarks.replay import ReplayError
     from benchmarks.store import RunStoreError
+    from benchmarks.transcript_file import TranscriptFileError
     from corpus.dataset import DatasetError
 
-    return exit_on(MetricsError, ReplayError, DatasetError, RunStoreError, OSError)
+    return exit_on(MetricsError, ReplayError, DatasetError, RunStoreError, TranscriptFileError, OSError)
 
 
 def _write_report(run_dirs: list[Path], out: Path, data_dir: Path | None, summaries=None) -> None:
-    from benchmarks.report import summarise, write_summaries
+    from benchmarks.report import summarise
+    from benchmarks.site.build import write_site
 
     summaries = summaries or [summarise(run_dir, data_dir) for run_dir in run_dirs]
-    md_path, html_path = write_summaries(summaries, out)
-    typer.echo(f"wrote {md_path} and {html_path}")
+    index = write_site(summaries, out)
+    typer.echo(f"wrote the report site: {index} (opens from the file, no server needed); "
+               f"report.md and report.html beside it")
 
 
 def _print(run_dirs: list[Path], data_dir: Path | None):
@@ -120,13 +123,42 @@ def register(app: typer.Typer) -> None:
     def report(
         run_dirs: list[Path] = RUNS,
         out: Optional[Path] = typer.Option(
-            None, "--out", help="Folder for report.md/.html (default: the run, or ./report)."
+            None, "--out", help="Folder for the site (default: RUN/report for one run, else ./report)."
         ),
         data_dir: Optional[Path] = DATA_DIR,
     ) -> None:
-        """Write report.md and a self-contained report.html with tables and plots."""
+        """Write the report as a static site (index.html: summary and plots; papers.html: every
+        paper, sortable and filterable; a page per paper with each run's review and transcript),
+        plus report.md and a self-contained report.html."""
         with _user_errors():
-            _write_report(run_dirs, out or (run_dirs[0] if len(run_dirs) == 1 else Path("report")), data_dir)
+            _write_report(run_dirs, out or (run_dirs[0] / "report" if len(run_dirs) == 1 else Path("report")),
+                          data_dir)
+
+    @app.command()
+    def view(
+        run_dirs: list[Path] = RUNS,
+        port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free one)."),
+        interval: float = typer.Option(2.0, "--interval", min=0.2, help="Seconds between checks for new records."),
+        data_dir: Optional[Path] = DATA_DIR,
+    ) -> None:
+        """Serve the report site on 127.0.0.1, rebuilt while the runs grow (pages reload by themselves)."""
+        import time
+
+        from benchmarks.site.serve import SiteServer
+        from benchmarks.store import read_manifest
+
+        with _user_errors():
+            for run_dir in run_dirs:
+                read_manifest(run_dir)
+            server = SiteServer(run_dirs, port=port, interval=interval, data_dir=data_dir).start()
+        typer.echo(f"serving the report of {len(run_dirs)} run(s) on {server.url} (Ctrl-C stops)")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
 
     @app.command("import-run")
     def import_run(

@@ -9,6 +9,7 @@ holds a lock on the run dir.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +18,10 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from benchmarks.records import PaperRecord, RunManifest
+from benchmarks.transcript_file import TranscriptLocation, TranscriptWriter, cut_unreferenced
+from benchmarks.transcript_file import read_transcript as read_transcript_at
 from corpus.files import atomic_write
+from reviewer.transcript import Transcript
 
 RunStatus = Literal["complete", "interrupted"]
 MANIFEST = "manifest.json"
@@ -54,6 +58,13 @@ def read_records(run_dir: str | Path, record_type: type[BaseModel] = PaperRecord
     return list(latest.values())
 
 
+def read_transcript(run_dir: str | Path, record: PaperRecord) -> Transcript | None:
+    """The record's transcript, from the run's transcripts file; None when it has none."""
+    if record.transcript is not None or record.transcript_at is None:
+        return record.transcript
+    return read_transcript_at(run_dir, record.transcript_at)
+
+
 def _complete_bytes(path: Path) -> bytes:
     """The file up to its last newline: a line without one was cut by a kill."""
     data = path.read_bytes()
@@ -76,6 +87,7 @@ class RunStore:
         self.manifest = manifest
         self._lock_fd = lock_fd
         self._records_fd = os.open(run_dir / RECORDS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._transcripts = TranscriptWriter(run_dir)
 
     @classmethod
     def open(cls, run_dir: str | Path, manifest: RunManifest, *, allow_code_change: bool = False) -> RunStore:
@@ -94,6 +106,7 @@ class RunStore:
             else:
                 manifest = manifest.model_copy(update={"started_at": manifest.started_at or utc_now()})
             _cut_truncated_tail(run_dir / RECORDS)
+            cut_unreferenced(run_dir, _transcripts_end(run_dir / RECORDS))
             store = cls(run_dir, manifest.model_copy(update={"status": "running", "finished_at": None}), lock_fd)
             store._write_manifest()
         except BaseException:
@@ -108,7 +121,11 @@ class RunStore:
         """Papers that need no new review: all recorded ones, or only the ok ones."""
         return {r.paper_id for r in self.records() if r.ok or not retry_failed}
 
-    def append(self, record: PaperRecord) -> None:
+    def append(self, record: BaseModel) -> None:
+        """Write the record durably; a ``PaperRecord``'s transcript first (the line points at it)."""
+        if isinstance(record, PaperRecord) and record.transcript is not None:
+            record = record.model_copy(
+                update={"transcript_at": self._transcripts.append(record.paper_id, record.transcript)})
         line = memoryview(record.model_dump_json().encode() + b"\n")
         while line:  # O_APPEND, one writer: a short write just continues where it stopped
             line = line[os.write(self._records_fd, line):]
@@ -128,6 +145,7 @@ class RunStore:
     def close(self) -> None:
         if self._records_fd >= 0:
             os.close(self._records_fd)
+            self._transcripts.close()
             os.close(self._lock_fd)
             self._records_fd = self._lock_fd = -1
 
@@ -181,7 +199,20 @@ def _resume(run_dir: Path, old: RunManifest, new: RunManifest, allow_code_change
         )
     if change:
         notes.append(f"code changed at {utc_now()}: {change} (--allow-code-change)")
+    if old.transcripts != new.transcripts:
+        kept = "kept" if new.transcripts else "not kept (--no-transcript)"
+        notes.append(f"from {utc_now()} transcripts are {kept}; earlier papers' records differ")
     return new.model_copy(update={"started_at": old.started_at, "notes": notes})
+
+
+def _transcripts_end(records: Path) -> int:
+    """Where the last transcript any record line points at ends (superseded lines too)."""
+    if not records.exists():
+        return 0
+    ends = [TranscriptLocation.model_validate(at).end
+            for line in _complete_bytes(records).splitlines() if line.strip()
+            for at in [json.loads(line).get("transcript_at")] if at]
+    return max(ends, default=0)
 
 
 def _cut_truncated_tail(path: Path) -> None:
@@ -193,7 +224,6 @@ def _cut_truncated_tail(path: Path) -> None:
             handle.truncate(keep)
             handle.flush()
             os.fsync(handle.fileno())
-
 
 
 def find_unfinished(runs_root: Path, manifest: RunManifest) -> Path | None:

@@ -1,16 +1,18 @@
 """Remove what gives a paper's decision away, and leave the science alone.
 
-Accepted ICLR 2022 papers are served as camera-ready versions, rejected ones as anonymous
-submissions. ``blind_text`` brings both to the same anonymous form: no author block, no
-emails or links, no venue header or anonymity marker, no acknowledgments or author
+Accepted papers are often served as camera-ready versions, rejected ones as anonymous
+submissions. ``blind_text`` brings both to the same anonymous form: no venue header, footer or
+anonymous-author placeholder of the venue's template (``venue_rules``, per venue family), no
+margin line numbers, no author block, no emails or links, no acknowledgments or author
 footnotes, no ethics or reproducibility statements (venue boilerplate that camera-ready
-versions add), no sentences on where the code is, "supplementary material" called
-"appendix" as in camera-ready versions, and arXiv ids/years that postdate the submission
-deadline masked.
+versions add), no sentences on where the code is, "supplementary material" called "appendix"
+as in camera-ready versions, and arXiv ids/years that postdate the submission deadline masked
+(when the dataset's card names one).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -20,13 +22,9 @@ from corpus.cues import (
     ANONYMITY,
     AUTHOR_FOOTNOTE,
     EMAIL,
-    LATE_ARXIV_RE,
-    LATE_YEAR_RE,
-    PUBLISHED,
     REFERENCES_HEADING,
     STATEMENT_HEADING,
     SUPPLEMENTARY,
-    UNDER_REVIEW,
     URL,
     Finder,
     author_notes,
@@ -35,8 +33,9 @@ from corpus.cues import (
     references_start,
     split_front_matter,
 )
-from corpus.dataset import Dataset, paper_loader
-from corpus.files import files_fingerprint
+from corpus.dataset import CARD_FILE, Dataset, paper_loader
+from corpus.files import atomic_write, files_fingerprint
+from corpus.venue_rules import GENERIC, BlindProfile, mask_late_citations, remove_margin_numbers, remove_venue_lines
 
 URL_TOKEN = "[URL]"
 #: An acknowledgments or statement section without a following heading ends after this many characters.
@@ -44,14 +43,16 @@ _MAX_SECTION_CHARS = 3000
 #: A markdown link to a web address: the visible text is kept, the target dropped.
 _MD_LINK = Finder(re.compile(r"\[([^\[\]\n]*)\]\((?:https?://|www\.)[^()\s]*(?:\([^()\s]*\)[^()\s]*)*\)"), ("](",))
 _REPEATED_URL = Finder(re.compile(r"\[URL\](?:[\s.,;:]*\[URL\])+"), ("[URL]",))
-#: Venue status and anonymity markers, with the bold/italic marks around them.
-_MARKERS = [Finder(re.compile(rf"[*_]*(?:{finder.regex.pattern})[*_]*", re.I), finder.hints)
-            for finder in (ANONYMITY, PUBLISHED, UNDER_REVIEW)]
+#: Anonymity markers, with the bold/italic marks around them.
+_ANONYMITY_MARKER = Finder(re.compile(rf"[*_]*(?:{ANONYMITY.regex.pattern})[*_]*", re.I), ANONYMITY.hints)
 _BLANK_RUNS_RE = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 
-def blind_text(text: str, body_only: bool = False) -> str:
-    """The paper without author identity, venue status or post-deadline references."""
+def blind_text(text: str, body_only: bool = False, profile: BlindProfile = GENERIC) -> str:
+    """The paper without author identity, venue status or post-deadline references.
+    ``profile`` names the venue family and deadline (``Dataset.blinding``); the default applies
+    every family's template rules and masks no citations."""
+    text = remove_margin_numbers(remove_venue_lines(text, profile))
     front = split_front_matter(text)
     if front.title or front.block:
         text = "\n".join(front.title) + "\n\nABSTRACT\n\n" + front.body
@@ -59,14 +60,14 @@ def blind_text(text: str, body_only: bool = False) -> str:
         cut = references_start(text)
         text = text[:cut] if cut is not None else text
     text = _drop_sections(AUTHOR_FOOTNOTE.sub("", _cut(text, author_notes(text))))
-    for marker in _MARKERS:
-        text = marker.sub("", text)
+    text = _ANONYMITY_MARKER.sub("", text)
     text = URL.sub(URL_TOKEN, _MD_LINK.sub(r"\1", text))
     text = _REPEATED_URL.sub(URL_TOKEN, text)
     text = EMAIL.sub("", text)
     text = _cut(text, [span for kind in code_statements(text) for span in kind])
     text = SUPPLEMENTARY.sub(_appendix, text)
-    text = LATE_YEAR_RE.sub("20XX", LATE_ARXIV_RE.sub("XXXX.XXXXX", text))
+    if profile.deadline is not None:
+        text = mask_late_citations(text, profile.deadline)
     return _BLANK_RUNS_RE.sub("\n\n", text).strip() + "\n"
 
 
@@ -111,19 +112,22 @@ def _section_end(text: str, position: int) -> int:
     return min(position, len(text))
 
 
-def blind_dataset(dataset: Dataset, out: Path, *, body_only: bool = False, progress=None) -> Path:
-    """Write ``dataset`` blinded to ``out/<name>/``: the ratings file and metadata copied,
-    each text blinded. Returns the written folder."""
-    target = out / dataset.name
+def blind_dataset(dataset: Dataset, target: Path, *, body_only: bool = False, progress=None) -> Path:
+    """Write ``dataset`` blinded to ``target``: the ratings file, metadata and card copied, each
+    text blinded into ``target/texts/<paper_id>.txt``. Returns ``target``."""
     if target.resolve() == dataset.folder.resolve():
         raise ValueError(f"{target}: refusing to overwrite the source dataset")
     (target / "texts").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(dataset.ratings_path, target / dataset.ratings_path.name)
+    if dataset.ratings_path is not None:
+        shutil.copyfile(dataset.ratings_path, target / dataset.ratings_path.name)
     if (dataset.folder / "metadata.tsv").is_file():
         shutil.copyfile(dataset.folder / "metadata.tsv", target / "metadata.tsv")
+    if dataset.card is not None:
+        card = {**dataset.card, "blinded_copy_of": str(dataset.folder), "blinding_rules": rules_fingerprint()}
+        atomic_write(target / CARD_FILE, json.dumps(card, indent=2) + "\n")
     load = paper_loader("blind", body_only=body_only)
     for item in dataset.papers:
-        (target / "texts" / f"{item.paper_id}.txt").write_text(load(item).text, encoding="utf-8")
+        atomic_write(target / "texts" / f"{item.paper_id}.txt", load(item).text)
         if progress is not None:
             progress()
     return target
@@ -132,6 +136,6 @@ def blind_dataset(dataset: Dataset, out: Path, *, body_only: bool = False, progr
 def rules_fingerprint() -> str:
     """Short hash of the blinding code and rules: a run records it, so a resume that would blind
     its remaining papers differently is caught."""
-    from corpus import cues
+    from corpus import cues, venue_rules
 
-    return files_fingerprint([Path(__file__), Path(cues.__file__)])
+    return files_fingerprint([Path(__file__), Path(cues.__file__), Path(venue_rules.__file__)])

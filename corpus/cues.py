@@ -1,16 +1,19 @@
-"""Detectors for the cues that give an ICLR 2022 decision away without reading the science.
+"""The blinder's rules for what gives a decision away without reading the science.
 
 OpenReview serves camera-ready PDFs for accepted papers and the anonymous submission for
 rejected ones, so the texts differ in ways that have nothing to do with quality: author
-blocks, acknowledgments, code links, citations of papers that appeared after the deadline.
-``detect_cues`` measures each of them on one text; ``blind.blind_text`` removes them.
+blocks, acknowledgments, code links, statements camera-ready versions add. These finders and
+the text structure they rely on (front matter, headings, references) are what
+``blind.blind_text`` removes by; the venue templates' own lines are in ``venue_rules``. The
+leakage audit measures with detectors of its own (``benchmarks/leakage/detectors.py``).
 """
 
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+
+from corpus.venue_rules import is_venue_line
 
 # --- fast matching -----------------------------------------------------------------------
 
@@ -71,8 +74,6 @@ ANONYMITY = Finder(
     ),
     _cased("anonymous", "double", "omitted", "removed", "hidden", "redacted"),
 )
-PUBLISHED = Finder(re.compile(r"published\s+as\s+a\s+conference\s+paper\s+at\s+ICLR\s*\d{4}", re.I), ("ICLR",))
-UNDER_REVIEW = Finder(re.compile(r"under\s+review\s+as\s+a\s+conference\s+paper\s+at\s+ICLR\s*\d{4}", re.I), ("ICLR",))
 EMAIL = Finder(
     re.compile(r"(?:\{[^{}\n]{1,200}\}|(?<![\w.+-])[\w.+-]+)\s?@\s?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"), ("@",)
 )
@@ -88,11 +89,6 @@ URL = Finder(
     ),
     ("//", "http", "www.", "github.com", "gitlab.com", "4open.science", "bitbucket.org", "sites.google"),
 )
-CODE_HOST = Finder(re.compile(r"github\.com|gitlab\.com|bitbucket\.org", re.I), ("github", "gitlab", "bitbucket"))
-ANONYMOUS_CODE = Finder(
-    re.compile(r"anonymous\.4open\.science|anonymous github|supplementary material", re.I),
-    _cased("anonymous", "supplementary"),
-)
 ABSTRACT_HEADING_RE = re.compile(r"^[#*_\s]*(?:A\s*B\s*S\s*T\s*R\s*A\s*C\s*T|abstract)[*_:.\s]*$", re.I)
 #: A numbered or upper-case section heading, optionally markdown/bold ("6 ACKNOWLEDGMENTS").
 SECTION_HEADING_RE = re.compile(
@@ -102,7 +98,8 @@ REFERENCES_HEADING = Finder(
     re.compile(r"^[#*_\s]*(?:\d+\.?\s+)?(?:references|bibliography)[*_:\s]*$", re.I),
     _cased("references", "bibliography"),
 )
-_ACK_WORDS = r"(?i:ackno\w*|funding|disclosure\s+of\s+funding)"  # "ACKNOLWEDGEMENT" occurs
+#: "ACKNOLWEDGEMENT" occurs; NeurIPS names the section "Acknowledgments and Disclosure of Funding".
+_ACK_WORDS = r"(?i:ackno\w*(?:\s+(?:and|&)\s+(?:disclosure\s+of\s+)?funding)?|funding|disclosure\s+of\s+funding)"
 _SECTION_NUMBER = r"(?:[A-Z]?\d+(?:\.\d+)*\.?\s+)?"
 #: An acknowledgments heading: alone on its line ("7 ACKNOWLEDGMENTS", "F ACKNOWLEDGEMENTS AND
 #: OPEN-SOURCE ..."), or run in ("**Acknowledgement.** We thank", "Acknowledgments: This work").
@@ -189,7 +186,7 @@ def _is_title_continuation(line: str) -> bool:
 
 
 def _is_running_header(line: str) -> bool:
-    return bool(PUBLISHED.regex.search(line) or UNDER_REVIEW.regex.search(line))
+    return is_venue_line(line)
 
 
 @dataclass(frozen=True)
@@ -229,6 +226,9 @@ def split_front_matter(text: str) -> FrontMatter:
     else:
         for line in front[first:min(start, first + 8)]:
             if not line.strip() or _is_author_start(line) or ABSTRACT_HEADING_RE.match(line):
+                break
+            # A title in capitals ends at the first line that is not (the authors' names).
+            if title and title[0].upper() == title[0] and not _is_title_continuation(line):
                 break
             title.append(line.strip())
     block = [
@@ -273,39 +273,8 @@ def references_start(text: str) -> int | None:
     return REFERENCES_HEADING.first(text)
 
 
-_APPENDIX_HEADING_RE = re.compile(
-    r"[#*_\s]*(?:(?:[A-Z]\.?\s*\d*\s+)?(?:APPENDIX|APPENDICES|Appendix|Appendices)\b|A(?:\.1)?\s+[A-Z][A-Za-z ]{3,}$)"
-)
+# --- code statements ---------------------------------------------------------------------
 
-
-def _appendix_chars(text: str, refs: int) -> int:
-    """Length of the appendix: from the first appendix heading after the references."""
-    offset = refs
-    for line in text[refs:].split("\n"):
-        if _APPENDIX_HEADING_RE.match(line):
-            return len(text) - offset
-        offset += len(line) + 1
-    return 0
-
-# --- the cue record ----------------------------------------------------------------------
-
-#: The ICLR 2022 deadline was 2021-10-05: arXiv ids from 2110 on, and years from 2022 on,
-#: postdate it (camera-ready versions cite them, submissions cannot). The look-behind sits
-#: after the leading literal so that the regex engine can still scan for that literal fast.
-LATE_ARXIV_RE = re.compile(r"2(?<![\d.]2)(?:11[0-2]|[2-9]\d\d)\.\d{4,5}(?:v\d+)?(?!\d)")
-LATE_YEAR_RE = re.compile(r"20(?<![\d.,]20)2[2-9][a-z]?(?![\d]|\.\d|,\d)")
-_ICLR_2022 = Finder(re.compile(r"ICLR\s*2022", re.I), ("ICLR", "iclr"))
-_THANKS = Finder(
-    re.compile(
-        r"\bwe\s+(?:would\s+like\s+to\s+)?thank|\bgrateful\s+to|\b(?:was|is|were|are)\s+"
-        r"(?:partially\s+|partly\s+|in\s+part\s+)?(?:supported|funded)\s+(?:in\s+part\s+)?by|\bgrant\s+(?:no|number|#)",
-        re.I,
-    ),
-    _cased("thank", "grateful", "supported", "funded", "grant"),
-)
-_CAMERA_READY = Finder(
-    re.compile(r"camera[\s-]*ready|accepted\s+(?:at|to|by)\s+ICLR", re.I), _cased("camera", "accepted")
-)
 #: "Supplementary material" (submissions) is "appendix" in camera-ready versions.
 SUPPLEMENTARY = Finder(re.compile(r"supplement(?:ary|al)\s+materials?", re.I), _cased("supplement"))
 _CODE_PROMISE = Finder(
@@ -348,93 +317,3 @@ def code_statements(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, i
                 if _CODE_WORDS_RE.search(text[begin:stop]) and (begin, stop) not in found[kind]:
                     found[kind].append((begin, stop))
     return found
-
-
-_REVIEWERS = Finder(re.compile(r"\breviewers?\b|\brebuttal", re.I), _cased("reviewer", "rebuttal"))
-_REPRO = Finder(re.compile(r"reproducibility\s+statement", re.I), _cased("reproducibility"))
-_ETHICS = Finder(re.compile(r"ethics\s+statement", re.I), _cased("ethics"))
-_PAGE_BREAK = Finder(re.compile(r"^-----\s*$"), ("-----",))
-
-
-@dataclass(frozen=True)
-class CueRecord:
-    """The cues of one text. Booleans are presence; ints are counts; floats are sizes."""
-
-    anonymity_marker: bool
-    published_header: bool
-    under_review_header: bool
-    author_block: bool
-    front_emails: int
-    affiliation_lines: int
-    author_footnote: bool
-    acknowledgments: bool
-    thanks_or_funding: int
-    emails: int
-    urls: int
-    code_links: int
-    anonymous_code_links: int
-    late_arxiv_ids: int
-    late_year_mentions: int
-    iclr_2022_mentions: int
-    camera_ready: bool
-    code_promise: int
-    code_available: int
-    reviewer_mentions: int
-    reproducibility_statement: bool
-    ethics_statement: bool
-    log_chars: float
-    pages: int
-    log_body_chars: float
-    log_appendix_chars: float
-
-    def as_dict(self) -> dict[str, float]:
-        return {name: float(value) for name, value in asdict(self).items()}
-
-
-CUE_NAMES: tuple[str, ...] = tuple(CueRecord.__dataclass_fields__)
-#: How long the paper is: blinding cannot change these without cutting science.
-SIZE_CUES: tuple[str, ...] = ("log_chars", "pages", "log_body_chars", "log_appendix_chars")
-LEAK_CUES: tuple[str, ...] = tuple(name for name in CUE_NAMES if name not in SIZE_CUES)
-
-
-def _log(n: int) -> float:
-    return round(math.log10(1 + n), 4)
-
-
-def detect_cues(text: str) -> CueRecord:
-    front = split_front_matter(text)
-    block = "\n".join(front.block)
-    refs = references_start(text)
-    body_end = refs if refs is not None else len(text)
-    promises, available = code_statements(text)
-    return CueRecord(
-        anonymity_marker=ANONYMITY.search(text),
-        published_header=PUBLISHED.search(text),
-        under_review_header=UNDER_REVIEW.search(text),
-        author_block=any(
-            len(line.strip()) > 4 and not ANONYMITY.regex.search(line) and not _is_running_header(line)
-            for line in front.block
-        ),
-        front_emails=len(EMAIL.findall(block)),
-        affiliation_lines=sum(bool(AFFILIATION_RE.search(line)) for line in front.block),
-        author_footnote=AUTHOR_FOOTNOTE.search(text) or bool(author_notes(front.body)),
-        acknowledgments=ACK_HEADING.search(text),
-        thanks_or_funding=len(_THANKS.findall(text)),
-        emails=len(EMAIL.findall(text)),
-        urls=len(URL.findall(text)) + text.count("[URL]"),
-        code_links=len(CODE_HOST.findall(text)),
-        anonymous_code_links=len(ANONYMOUS_CODE.findall(text)),
-        late_arxiv_ids=len(LATE_ARXIV_RE.findall(text)),
-        late_year_mentions=len(LATE_YEAR_RE.findall(text)) - len(_ICLR_2022.findall(text)),
-        iclr_2022_mentions=len(_ICLR_2022.findall(text)),
-        camera_ready=_CAMERA_READY.search(text),
-        code_promise=len(promises),
-        code_available=len(available),
-        reviewer_mentions=len(_REVIEWERS.findall(text)),
-        reproducibility_statement=_REPRO.search(text),
-        ethics_statement=_ETHICS.search(text),
-        log_chars=_log(len(text)),
-        pages=len(_PAGE_BREAK.findall(text)) + 1,
-        log_body_chars=_log(body_end),
-        log_appendix_chars=_log(_appendix_chars(text, refs) if refs is not None else 0),
-    )

@@ -12,18 +12,22 @@ import csv
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
 
 from pydantic import BaseModel, Field
 
 from corpus.paper import Paper, load_paper
+from corpus.venue_rules import GENERIC, BlindProfile, profile_from_card
 
 DATA_ENV = "REVIEW_BENCH_DATA"
 #: Dataset manifests (``data/<name>.json``) in a checkout of the project.
 MANIFEST_DIR = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_SPLIT = "eval"
+DEFAULT_BENCHMARK = "iclr2022"
+#: The card ``data download`` writes beside the ratings files (venue, dates, rating scale, audit).
+CARD_FILE = "dataset.json"
 TextMode = Literal["blind", "raw"]
 
 
@@ -51,6 +55,8 @@ class DatasetPaper:
     path: Path | None = None
     #: The text itself, for a saved Hugging Face dataset.
     text: str | None = None
+    #: Whose template lines blinding removes, and after which date citations are masked.
+    blinding: BlindProfile = GENERIC
 
     def identity(self) -> str:
         """What the fingerprint covers: the paper's id, the hash of its contents, its label."""
@@ -68,6 +74,22 @@ class Dataset:
     #: "text" (papers from texts/), "pdf" (from pdfs/) or "hf" (a saved Hugging Face dataset).
     source: str
     papers: list[DatasetPaper]
+    #: The dataset's card (``dataset.json``, else the project's manifest), None without one.
+    card: dict | None = field(default=None, compare=False)
+
+    @property
+    def blinding(self) -> BlindProfile:
+        return profile_from_card(self.card)
+
+    @property
+    def public_since(self) -> str | None:
+        """The ISO date from which the venue's papers were public (OpenReview shows submissions
+        when they are made): the card's first submission, else its submission deadline."""
+        if not self.card:
+            return None
+        dates = self.card.get("dates") or {}
+        found = dates.get("first_submission") or self.card.get("submission_deadline")
+        return str(found)[:10] if found else None
 
     def fingerprint(self) -> str:
         """sha256 over the ratings file and each paper's identity."""
@@ -102,10 +124,23 @@ def paper_loader(mode: TextMode, *, body_only: bool = False, max_pages: int | No
         else:
             paper = load_paper(item.path, paper_id=item.paper_id, max_pages=max_pages)
         if blind is not None:
-            paper.text = blind(paper.text, body_only=body_only)
+            paper.text = blind(paper.text, body_only=body_only, profile=item.blinding)
         return paper
 
     return load
+
+
+def load_card(folder: str | Path, name: str | None = None) -> dict | None:
+    """A dataset's card: ``folder/dataset.json``, else the manifest ``data/<name>.json`` of a
+    benchmark the project knows (``name`` defaults to the folder's name)."""
+    folder = Path(folder)
+    for path in (folder / CARD_FILE, MANIFEST_DIR / f"{name or folder.name}.json"):
+        if path.is_file():
+            try:
+                return json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise DatasetError(f"{path}: unreadable dataset card ({exc})") from None
+    return None
 
 
 def data_root(data_dir: str | Path | None, *, needed_for: str = "this command") -> Path:
@@ -129,6 +164,42 @@ def load_benchmark(name: str, split: str | None, data_dir: str | Path | None) ->
         raise DatasetError(f"{folder}: no such benchmark in the data folder")
     split = split or DEFAULT_SPLIT
     return _load(name, split, folder, folder / f"ratings_{split}.tsv")
+
+
+def open_dataset(benchmark: str | None, dataset: str | Path | None, split: str | None,
+                 data_dir: str | Path | None) -> Dataset:
+    """What a command names: ``--dataset DIR``, else a benchmark under the data root (default iclr2022)."""
+    if dataset:
+        return load_folder(dataset, split)
+    return load_benchmark(benchmark or DEFAULT_BENCHMARK, split, data_dir)
+
+
+@dataclass(frozen=True)
+class BenchmarkEntry:
+    name: str
+    folder: Path
+    #: split -> {"papers": n, "accepted": n}, counted from its ratings file.
+    splits: dict[str, dict[str, int]]
+    card: dict | None
+    card_path: str | None
+
+
+def list_benchmarks(root: Path) -> list[BenchmarkEntry]:
+    """The folders under ``root`` that hold ratings files, with their cards."""
+    found = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        ratings = sorted(folder.glob("ratings_*.tsv"))
+        if not ratings:
+            continue
+        splits = {}
+        for path in ratings:
+            labels = [label for _, label in read_ratings(path).values()]
+            splits[path.stem.removeprefix("ratings_")] = {
+                "papers": len(labels), "accepted": sum(bool(label.accepted) for label in labels)}
+        card_path = folder / CARD_FILE if (folder / CARD_FILE).is_file() else MANIFEST_DIR / f"{folder.name}.json"
+        found.append(BenchmarkEntry(folder.name, folder, splits, load_card(folder),
+                                    str(card_path) if card_path.is_file() else None))
+    return found
 
 
 def load_folder(folder: str | Path, split: str | None) -> Dataset:
@@ -157,17 +228,20 @@ def _load_saved_hf(folder: Path, split: str | None) -> Dataset:
 
     split = split or DEFAULT_SPLIT
     rows = load_saved_dataset(folder, split)
+    card = load_card(folder)
     papers = [
         DatasetPaper(
             paper_id=row["paper_id"],
             human=human_label(row["ratings"], row["decision"] or "", f"{folder} split {split} row {number}"),
             text=row["text"],
+            blinding=profile_from_card(card),
         )
         for number, row in enumerate(rows, start=1)
     ]
     if not papers:
         raise DatasetError(f"{folder}: split {split!r} has no papers")
-    return Dataset(name=folder.name, split=split, folder=folder, ratings_path=None, source="hf", papers=papers)
+    return Dataset(name=folder.name, split=split, folder=folder, ratings_path=None, source="hf", papers=papers,
+                   card=card)
 
 
 def _load(name: str, split: str, folder: Path, ratings: Path) -> Dataset:
@@ -177,15 +251,27 @@ def _load(name: str, split: str, folder: Path, ratings: Path) -> Dataset:
     source = "text" if (folder / "texts").is_dir() else "pdf"
     if source == "pdf" and not (folder / "pdfs").is_dir():
         raise DatasetError(f"{folder}: no texts/ or pdfs/ folder")
+    card = load_card(folder, name)
+    blinding = profile_from_card(card)
     papers = []
     for paper_id, (line, human) in labels.items():
         path = folder / "texts" / f"{paper_id}.txt" if source == "text" else folder / "pdfs" / f"{paper_id}.pdf"
         if not path.is_file():
             raise DatasetError(f"{path}: missing (paper on {ratings.name} line {line})")
-        papers.append(DatasetPaper(paper_id=paper_id, human=human, path=path))
+        papers.append(DatasetPaper(paper_id=paper_id, human=human, path=path, blinding=blinding))
     if not papers:
         raise DatasetError(f"{ratings}: no papers")
-    return Dataset(name=name, split=split, folder=folder, ratings_path=ratings, source=source, papers=papers)
+    return Dataset(name=name, split=split, folder=folder, ratings_path=ratings, source=source, papers=papers,
+                   card=card)
+
+
+def read_titles(folder: Path) -> dict[str, str]:
+    """paper_id -> title, from the folder's ``metadata.tsv`` (empty when it has none)."""
+    path = folder / "metadata.tsv"
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        return {row["paper_id"]: row.get("title") or "" for row in csv.DictReader(handle, delimiter="\t")}
 
 
 def read_ratings(path: Path) -> dict[str, tuple[int, HumanLabel]]:
@@ -238,18 +324,17 @@ def _accepted(decision: str, where: str) -> bool | None:
     raise DatasetError(f"{where}: decision {decision!r} is neither Accept... nor Reject")
 
 
-def check_manifest(data: Dataset, manifest_dir: Path = MANIFEST_DIR) -> list[str]:
-    """Differences between a loaded split and its manifest's expected size and accept count,
-    as notes for the run record (a modified snapshot is allowed, but never silent)."""
-    path = manifest_dir / f"{data.name}.json"
-    if data.split is None or not path.is_file():
+def check_manifest(data: Dataset) -> list[str]:
+    """Differences between a loaded split and its card's (or manifest's) expected size and
+    accept count, as notes for the run record (a modified snapshot is allowed, but never silent)."""
+    if data.split is None or not data.card:
         return []
-    expected = json.loads(path.read_text()).get("splits", {}).get(data.split)
+    expected = (data.card.get("splits") or {}).get(data.split)
     if not expected:
         return []
     found = {"papers": len(data.papers), "accepted": sum(bool(p.human.accepted) for p in data.papers)}
     return [
-        f"{data.name} {data.split}: {found[key]} {key}, the manifest {path.name} says {expected[key]}"
+        f"{data.name} {data.split}: {found[key]} {key}, its card says {expected[key]}"
         for key in ("papers", "accepted")
         if key in expected and expected[key] != found[key]
     ]

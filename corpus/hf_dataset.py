@@ -7,11 +7,10 @@ saved with ``save_to_disk``. ``load_saved_dataset`` reads such a save back for t
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpus.dataset import DatasetError, read_ratings
+from corpus.dataset import DatasetError, read_ratings, read_titles
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ def export_dataset(
     names = splits or sorted(p.stem.removeprefix("ratings_") for p in folder.glob("ratings_*.tsv"))
     if not names:
         raise DatasetError(f"{folder}: no ratings_*.tsv file to export")
-    titles = _titles(folder / "metadata.tsv")
+    titles = read_titles(folder)
     features = datasets.Features({
         "id": datasets.Value("string"),
         "title": datasets.Value("string"),
@@ -58,13 +57,6 @@ def export_dataset(
     })
     dataset_dict.save_to_disk(str(out))
     return ExportSummary(out=out, rows={name: len(split) for name, split in dataset_dict.items()})
-
-
-def _titles(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        return {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        return {row["paper_id"]: row["title"] for row in csv.DictReader(handle, delimiter="\t")}
 
 
 def _rows(folder: Path, split: str, titles: dict[str, str], limit: int | None) -> list[dict]:

@@ -19,6 +19,7 @@ def build_reviewer(
     refresh_cache: bool = False,
     concurrency: int = 8,
     timeout: float | None = None,
+    transcript: bool = True,
 ) -> PaperReviewer:
     if config.model == "embedded":
         from reviewer.embedded import create_embedded_reviewer
@@ -35,4 +36,4 @@ def build_reviewer(
         timeout=timeout,
         price=config.price,
     )
-    return LLMReviewer(model, config, examples)
+    return LLMReviewer(model, config, examples, transcript=transcript)

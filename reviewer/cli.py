@@ -20,6 +20,8 @@ def review(
     review: ReviewOptions,
     output_format: Annotated[Optional[str], typer.Option("--format", help="json or md (default: md on a terminal).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the review here.")] = None,
+    no_transcript: Annotated[bool, typer.Option(
+        "--no-transcript", help="Leave the model calls out of --format json.")] = False,
 ) -> None:
     """Review one paper with the NeurIPS form."""
     from corpus.paper import load_paper
@@ -30,7 +32,7 @@ def review(
         raise fail("--format must be json or md")
     try:
         loaded = load_paper(paper, max_pages=review.config.max_pages)
-        reviewer = review.build(concurrency=review.config.ensemble)
+        reviewer = review.build(concurrency=review.config.ensemble, transcript=not no_transcript)
         outcome = asyncio.run(_review_once(reviewer, loaded))
     except user_errors() as exc:
         raise fail(str(exc)) from None

@@ -72,12 +72,13 @@ class ReviewOptions:
     use_cache: bool
     timeout: float
 
-    def build(self, *, concurrency: int = 8, refresh_cache: bool = False):
+    def build(self, *, concurrency: int = 8, refresh_cache: bool = False, transcript: bool = True):
         """The reviewer these options describe (see ``reviewer.build.build_reviewer``)."""
         from reviewer.build import build_reviewer
 
         return build_reviewer(self.config, data_dir=self.data_dir, use_cache=self.use_cache,
-                              refresh_cache=refresh_cache, concurrency=concurrency, timeout=self.timeout)
+                              refresh_cache=refresh_cache, concurrency=concurrency, timeout=self.timeout,
+                              transcript=transcript)
 
 
 def review_options(**values) -> ReviewOptions:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from corpus.injection import InjectionReport, find_injections
 from corpus.paper import HiddenText, Paper
 from reviewer.form import ReviewForm
+from reviewer.transcript import Transcript
 
 
 class ReviewMeta(BaseModel):
@@ -54,17 +55,22 @@ class ReviewOutcome(BaseModel):
     review: ReviewForm | None = None
     failure: ReviewFailure | None = None
     meta: ReviewMeta
+    #: Every model call of the review (None when not kept, or when no model was called).
+    transcript: Transcript | None = None
 
     @property
     def ok(self) -> bool:
         return self.review is not None
 
     def to_json_dict(self) -> dict:
-        """The ``--format json`` shape: the form's fields at top level, plus ``meta``."""
+        """The ``--format json`` shape: the form's fields at top level, plus ``meta`` (and
+        ``transcript`` when kept)."""
         body = self.review.to_json_dict() if self.review else {}
         body["meta"] = self.meta.model_dump(mode="json")
         if self.failure:
             body["meta"]["error"] = self.failure.model_dump()
+        if self.transcript is not None:
+            body["transcript"] = self.transcript.model_dump(mode="json")
         return body
 
 

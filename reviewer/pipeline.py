@@ -26,6 +26,7 @@ from reviewer.outcome import ReviewFailure, ReviewMeta, ReviewOutcome
 from reviewer.parsing import ReviewParseError, parse_review, says_done
 from reviewer.prompts import as_data, render
 from reviewer.tokens import Fitted, fit_text
+from reviewer.transcript import AnswerRef, TranscriptRecorder
 
 SYSTEM_TEMPLATES = {"critical": "system_critical", "neutral": "system_neutral", "lenient": "system_lenient"}
 # Room kept for each reflection round's answer, on top of the first answer's max_tokens.
@@ -39,6 +40,15 @@ class ContextTooSmall(ValueError):
     pass
 
 
+@dataclass
+class ReviewPrompt:
+    messages: list[ChatMessage]
+    #: The paper as fitted into the prompt.
+    fitted: Fitted
+    #: The few-shot block of the prompt ("" without examples): the same for every paper.
+    examples: str
+
+
 def build_review_messages(
     paper_text: str,
     config: ReviewConfig,
@@ -49,6 +59,19 @@ def build_review_messages(
 ) -> tuple[list[ChatMessage], Fitted]:
     """The review request, with the paper (and few-shot papers) fitted to the context
     window, leaving room for the answer and the reflection rounds."""
+    prompt = review_prompt(paper_text, config, examples, context_window=context_window, count_tokens=count_tokens)
+    return prompt.messages, prompt.fitted
+
+
+def review_prompt(
+    paper_text: str,
+    config: ReviewConfig,
+    examples: list[FewshotExample],
+    *,
+    context_window: int,
+    count_tokens: Callable[[str], int],
+) -> ReviewPrompt:
+    """``build_review_messages``, with the parts a transcript stores once."""
     system = render(SYSTEM_TEMPLATES[config.system_prompt])
     form = render("review_form")
     skeleton = render("review_request", form=form, examples="", paper="")
@@ -86,12 +109,13 @@ def build_review_messages(
         )
     fitted = fit_text(as_data(paper_text), available, count_tokens)
     user = render("review_request", form=form, examples=examples_block, paper=fitted.text)
-    return [ChatMessage("system", system), ChatMessage("user", user, cache_prefix=True)], fitted
+    return ReviewPrompt([ChatMessage("system", system), ChatMessage("user", user, cache_prefix=True)], fitted,
+                        examples_block)
 
 
 @dataclass
-class _Tally:
-    """What one paper's review cost, across every call made for it."""
+class CallTally:
+    """What some calls cost: usage, cost and counts (a cache hit costs nothing)."""
 
     usage: Usage = field(default_factory=Usage)
     cost_usd: float | None = 0.0
@@ -110,17 +134,39 @@ class _Tally:
 
 
 @dataclass
+class _Session:
+    """One paper's review: every call goes through here, to be counted and recorded."""
+
+    model: Model
+    recorder: TranscriptRecorder
+    tally: CallTally = field(default_factory=CallTally)
+
+    async def generate(self, messages: list[ChatMessage], config: GenerateConfig, **role) -> tuple[int, Completion]:
+        """The completion, and its call's index in the transcript."""
+        started = self.recorder.start()
+        try:
+            completion = await self.model.generate(messages, config)
+        except ProviderError as exc:
+            self.recorder.failed(started, messages, config, exc, **role)
+            raise
+        self.tally.add(completion)
+        return self.recorder.completed(started, messages, config, completion, **role), completion
+
+
+@dataclass
 class _Candidate:
     review: ReviewForm
     text: str
 
 
 class LLMReviewer:
-    def __init__(self, model: Model, config: ReviewConfig, examples: list[FewshotExample]):
+    def __init__(self, model: Model, config: ReviewConfig, examples: list[FewshotExample], *,
+                 transcript: bool = True):
         self.model = model
         self.config = config
         self.examples = examples
         self.form = render("review_form")
+        self.keep_transcript = transcript
 
     def _generate_config(self, n: int = 1) -> GenerateConfig:
         return GenerateConfig(temperature=self.config.temperature, max_tokens=self.config.max_tokens, n=n,
@@ -128,7 +174,7 @@ class LLMReviewer:
 
     async def review(self, paper: Paper) -> ReviewOutcome:
         started = time.monotonic()
-        tally = _Tally()
+        session = _Session(self.model, TranscriptRecorder(self.model.name))
         meta = ReviewMeta.for_paper(paper, model=self.model.name, config=self.config.model_dump(mode="json"),
                                     threshold=self.config.threshold)
         review: ReviewForm | None = None
@@ -137,18 +183,22 @@ class LLMReviewer:
             window = self.model.context_window
             if self.config.context_window:
                 window = min(window, self.config.context_window)
-            messages, fitted = build_review_messages(
+            prompt = review_prompt(
                 paper.text, self.config, self.examples, context_window=window, count_tokens=self.model.count_tokens,
             )
-            meta.truncated = fitted.truncated
-            meta.truncation = fitted.to_dict()
-            review = await self._review(messages, tally, meta)
+            session.recorder.add_block("paper", prompt.fitted.text)
+            session.recorder.add_block("few-shot examples", prompt.examples, shared=True)
+            session.recorder.add_block("review form", self.form, shared=True)
+            meta.truncated = prompt.fitted.truncated
+            meta.truncation = prompt.fitted.to_dict()
+            review = await self._review(prompt.messages, session, meta)
             if review is None:
                 failure = ReviewFailure(kind="parse", message="no ensemble member gave a valid review")
         except ContextTooSmall as exc:
             failure = ReviewFailure(kind="context", message=str(exc))
         except ProviderError as exc:
             failure = ReviewFailure(kind="provider", message=f"{type(exc).__name__}: {exc}")
+        tally = session.tally
         meta.usage = tally.usage.to_dict()
         meta.cost_usd = tally.cost_usd
         meta.calls = tally.calls
@@ -160,45 +210,53 @@ class LLMReviewer:
             meta.decision_by_threshold = review.decision_at(self.config.threshold)
             if meta.overall_mean is None:
                 meta.overall_mean = float(review.Overall)
-        return ReviewOutcome(paper_id=paper.paper_id, review=review, failure=failure, meta=meta)
+        return ReviewOutcome(paper_id=paper.paper_id, review=review, failure=failure, meta=meta,
+                             transcript=session.recorder.transcript if self.keep_transcript else None)
 
-    async def _review(self, messages: list[ChatMessage], tally: _Tally, meta: ReviewMeta) -> ReviewForm | None:
+    async def _review(self, messages: list[ChatMessage], session: _Session, meta: ReviewMeta) -> ReviewForm | None:
         k = self.config.ensemble
-        completion = tally.add(await self.model.generate(messages, self._generate_config(n=k)))
-        parsed = await asyncio.gather(*(self._until_valid(messages, text, tally) for text in completion.texts[:k]))
+        call, completion = await session.generate(messages, self._generate_config(n=k), step="draft")
+        parsed = await asyncio.gather(*(
+            self._until_valid(messages, text, AnswerRef(call=call, answer=index), session)
+            for index, text in enumerate(completion.texts[:k])
+        ))
         members = [candidate for candidate in parsed if candidate is not None]
         if len(members) < k:
-            tally.failures["dropped_members"] += k - len(members)
+            session.tally.failures["dropped_members"] += k - len(members)
         if not members:
             return None
         meta.extra["ensemble_overall"] = [m.review.Overall for m in members]
         if k > 1:
-            current = await self._meta_review(members, tally, meta)
+            current = await self._meta_review(members, session, meta)
             opening = ChatMessage("assistant", render(
                 "start_from_meta", review=json.dumps(current.to_json_dict(), indent=2)))
         else:
             current = members[0].review
             opening = ChatMessage("assistant", members[0].text)
-        return await self._reflect(messages + [opening], current, tally, meta)
+        return await self._reflect(messages + [opening], current, session, meta)
 
-    async def _until_valid(self, conversation: list[ChatMessage], text: str, tally: _Tally) -> _Candidate | None:
+    async def _until_valid(self, conversation: list[ChatMessage], text: str, origin: AnswerRef,
+                           session: _Session) -> _Candidate | None:
         """Parse an answer; on failure ask the model to fix it, a bounded number of times."""
         repairs = 0
         while True:
             try:
                 return _Candidate(parse_review(text), text)
             except ReviewParseError as exc:
+                session.recorder.parse_failed(origin, exc)
                 if repairs >= self.config.repair_attempts:
                     return None
                 repairs += 1
-                tally.failures["repairs"] += 1
+                session.tally.failures["repairs"] += 1
                 repair = conversation + [
                     ChatMessage("assistant", text),
                     ChatMessage("user", render("repair", error=str(exc))),
                 ]
-                text = tally.add(await self.model.generate(repair, self._generate_config())).texts[0]
+                call, completion = await session.generate(
+                    repair, self._generate_config(), step="repair", repair_of=origin, attempt=repairs)
+                origin, text = AnswerRef(call=call, answer=0), completion.texts[0]
 
-    async def _meta_review(self, members: list[_Candidate], tally: _Tally, meta: ReviewMeta) -> ReviewForm:
+    async def _meta_review(self, members: list[_Candidate], session: _Session, meta: ReviewMeta) -> ReviewForm:
         """The area chair's merge; its numeric scores are set to the ensemble mean."""
         count = len(members)
         reviews = "\n".join(
@@ -209,10 +267,10 @@ class LLMReviewer:
             ChatMessage("system", render("meta_system")),
             ChatMessage("user", render("meta_request", form=self.form, count=count, reviews=reviews)),
         ]
-        answer = tally.add(await self.model.generate(conversation, self._generate_config())).texts[0]
-        candidate = await self._until_valid(conversation, answer, tally)
+        call, completion = await session.generate(conversation, self._generate_config(), step="meta_review")
+        candidate = await self._until_valid(conversation, completion.texts[0], AnswerRef(call=call, answer=0), session)
         if candidate is None:
-            tally.failures["meta_review_unparsed"] += 1
+            session.tally.failures["meta_review_unparsed"] += 1
             base = members[0].review
         else:
             base = candidate.review
@@ -220,7 +278,7 @@ class LLMReviewer:
         meta.overall_mean = round(means["Overall"], 4)
         return base.model_copy(update={name: form_score(name, value) for name, value in means.items()})
 
-    async def _reflect(self, conversation: list[ChatMessage], review: ReviewForm, tally: _Tally,
+    async def _reflect(self, conversation: list[ChatMessage], review: ReviewForm, session: _Session,
                        meta: ReviewMeta) -> ReviewForm:
         rounds = self.config.reflections
         completed = 0
@@ -229,14 +287,16 @@ class LLMReviewer:
             conversation = conversation + [ChatMessage("user", render(
                 "reflection", current_round=current_round, num_reflections=rounds))]
             try:
-                answer = tally.add(await self.model.generate(conversation, self._generate_config())).texts[0]
-                candidate = await self._until_valid(conversation, answer, tally)
+                call, completion = await session.generate(
+                    conversation, self._generate_config(), step="reflection", round=current_round)
+                candidate = await self._until_valid(
+                    conversation, completion.texts[0], AnswerRef(call=call, answer=0), session)
             except ProviderError as exc:  # keep the review we have; earlier rounds were valid
-                tally.failures["reflection_provider_error"] += 1
+                session.tally.failures["reflection_provider_error"] += 1
                 meta.extra["reflection_error"] = str(exc)
                 break
             if candidate is None:
-                tally.failures["reflection_unparsed"] += 1
+                session.tally.failures["reflection_unparsed"] += 1
                 break
             if candidate.review.Overall != review.Overall:
                 meta.overall_mean = None  # the reflection overrode the ensemble's score

@@ -23,7 +23,7 @@ async def review_and_close(reviewer, paper):
 
 
 def review_with(server, model="openai/gpt-4o-2024-05-13", paper=PAPER, data_dir=None, use_cache=False,
-                timeout=None, **config):
+                timeout=None, transcript=True, **config):
     reviewer = build_reviewer(ReviewConfig(model=model, base_url=base_url_for(server, model), **config),
-                              data_dir=data_dir, use_cache=use_cache, timeout=timeout)
+                              data_dir=data_dir, use_cache=use_cache, timeout=timeout, transcript=transcript)
     return asyncio.run(review_and_close(reviewer, paper))

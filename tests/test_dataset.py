@@ -49,18 +49,16 @@ def test_subset_is_deterministic_and_nested(shared_datasets):
     assert len(data.subset(None)) == 500
 
 
-def test_fingerprint_is_fast_and_follows_the_files(tmp_path, shared_datasets):
-    import time
-
-    started = time.perf_counter()
-    shared = load_benchmark("iclr2022", "eval", shared_datasets).fingerprint()
-    assert time.perf_counter() - started < 2.0
-    assert len(shared) == 64
+def test_fingerprint_follows_the_contents_not_names_and_sizes(tmp_path, shared_datasets):
+    assert len(load_benchmark("iclr2022", "eval", shared_datasets).fingerprint()) == 64
 
     root = make_dataset(tmp_path / "venue", GOOD_ROWS)
     before = load_folder(root, None).fingerprint()
     assert load_folder(root, None).fingerprint() == before
-    (root / "texts" / "p2.txt").write_text("a longer text than before\n")
+    text = root / "texts" / "p2.txt"
+    same_size = text.read_text().swapcase()
+    assert len(same_size.encode()) == text.stat().st_size and same_size != text.read_text()
+    text.write_text(same_size)
     assert load_folder(root, None).fingerprint() != before
 
 
@@ -150,5 +148,5 @@ def test_snapshot_matches_the_manifest_and_a_changed_one_is_noted(tmp_path, shar
     (folder / "texts" / "a.txt").write_text("paper a")
     (folder / "ratings_eval.tsv").write_text("paper_id\t0\tdecision\na\t6\tAccept (Poster)\n")
     notes = check_manifest(load_benchmark("iclr2022", "eval", tmp_path))
-    assert notes == ["iclr2022 eval: 1 papers, the manifest iclr2022.json says 500",
-                     "iclr2022 eval: 1 accepted, the manifest iclr2022.json says 184"]
+    assert notes == ["iclr2022 eval: 1 papers, its card says 500",
+                     "iclr2022 eval: 1 accepted, its card says 184"]

@@ -4,29 +4,21 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from dataclasses import dataclass
 
-import pymupdf
 import pytest
 import typer
+from fakes.openreview import LoopbackOpenReview, error, ok, pdf_bytes
 from typer.testing import CliRunner
 
-from benchmarks import openreview_download as od
 from benchmarks.download_cli import download_command
+from benchmarks.openreview import api_v1
+from benchmarks.openreview.records import parse_submission
+from benchmarks.openreview.venues import resolve
 from corpus.dataset import read_ratings
 
 VENUE = "ICLR.cc/2022/Conference"
 INVITATION = f"{VENUE}/-/Blind_Submission"
-
-
-def pdf_bytes(text: str) -> bytes:
-    doc = pymupdf.open()
-    doc.new_page().insert_text((72, 72), text, fontsize=12)
-    return doc.tobytes()
 
 
 def review(at: int, recommendation: str) -> dict:
@@ -89,97 +81,33 @@ PDFS = {
 
 
 @dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict
-    headers: dict
-    at: float
-
-
-@dataclass
-class FakeOpenReview:
-    seen: list[Seen] = field(default_factory=list)
-    #: path -> retry-after seconds of a 429 to answer once, before serving normally.
-    throttle: dict[str, int] = field(default_factory=dict)
-
-    def start(self) -> FakeOpenReview:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                self._serve()
-
-            def do_POST(self):
-                self._serve()
-
-            def _serve(self):
-                url = urlparse(self.path)
-                query = {key: values[0] for key, values in parse_qs(url.query).items()}
-                fake.seen.append(Seen(self.command, url.path, query, dict(self.headers), time.monotonic()))
-                if url.path in fake.throttle:
-                    self._send(429, b'{"name": "RateLimitError"}', retry_after=fake.throttle.pop(url.path))
-                    return
-                status, body, kind = fake.answer(self.command, url.path, query, self._body())
-                self._send(status, body, kind)
-
-            def _body(self) -> dict:
-                length = int(self.headers.get("Content-Length") or 0)
-                return json.loads(self.rfile.read(length)) if length else {}
-
-            def _send(self, status, body, kind="application/json", retry_after=None):
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                if retry_after is not None:
-                    self.send_header("Retry-After", str(retry_after))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def answer(self, method: str, path: str, query: dict, body: dict) -> tuple[int, bytes, str]:
-        if method == "POST" and path == "/login":
-            if body["password"] != "secret":
-                refusal = {"name": "InvalidCredentials", "message": "Invalid username or password"}
-                return 400, json.dumps(refusal).encode(), "application/json"
-            user = {"id": body["id"], "profile": {"id": "~Test_User1"}}
-            return 200, json.dumps({"token": "token-123", "user": user}).encode(), "application/json"
+class FakeOpenReviewV1(LoopbackOpenReview):
+    def answer(self, method: str, path: str, query: dict) -> tuple[int, bytes, str]:
         if path == "/notes" and query.get("invitation") == INVITATION and query.get("details") == "directReplies":
             offset, limit = int(query.get("offset", 0)), int(query.get("limit", 1000))
-            page = {"notes": NOTES[offset:offset + limit], "count": len(NOTES)}
-            return 200, json.dumps(page).encode(), "application/json"
+            return ok({"notes": NOTES[offset:offset + limit], "count": len(NOTES)})
         if path == "/references" and query.get("original") == "true" and query.get("referent") in REVISIONS:
-            return 200, json.dumps({"references": REVISIONS[query["referent"]]}).encode(), "application/json"
+            return ok({"references": REVISIONS[query["referent"]]})
         if path == "/references/pdf" and query.get("id") in PDFS:
             return 200, PDFS[query["id"]], "application/pdf"
-        return 404, b'{"name": "NotFoundError", "message": "Not Found"}', "application/json"
-
-    def requests_to(self, path: str) -> list[Seen]:
-        return [seen for seen in self.seen if seen.path == path]
+        return error(404, "NotFoundError", "Not Found")
 
 
 @pytest.fixture
 def openreview_server(monkeypatch):
     monkeypatch.delenv("OPENREVIEW_USERNAME", raising=False)
     monkeypatch.delenv("OPENREVIEW_PASSWORD", raising=False)
-    monkeypatch.setattr(od, "PAGE_SIZE", 2)  # two pages of notes
-    server = FakeOpenReview().start()
+    monkeypatch.setattr(api_v1, "PAGE_SIZE", 2)  # two pages of notes
+    server = FakeOpenReviewV1().start()
     yield server
     server.stop()
 
 
-def run_download(server: FakeOpenReview, *args: str):
+def all_ratings(out) -> dict:
+    return {**read_ratings(out / "ratings_eval.tsv"), **read_ratings(out / "ratings_train.tsv")}
+
+
+def run_download(server: FakeOpenReviewV1, *args: str):
     app = typer.Typer()
     app.command()(download_command)
     return CliRunner().invoke(app, ["iclr2022", "--api-url", server.url, *args])
@@ -192,13 +120,15 @@ def test_download_writes_the_benchmark_layout_with_the_submitted_pdfs(openreview
     result = run_download(openreview_server, "--out", str(out))
 
     assert result.exit_code == 0, result.output
-    ratings = read_ratings(out / "ratings_all.tsv")
-    assert {paper_id: (label.ratings, label.decision) for paper_id, (_, label) in ratings.items()} == {
+    # One paper per decision: the stratified draw puts the two with the largest share in eval.
+    assert list(read_ratings(out / "ratings_eval.tsv")) == ["paperA", "paperC"]
+    assert list(read_ratings(out / "ratings_train.tsv")) == ["paperB"]
+    assert {paper_id: (label.ratings, label.decision) for paper_id, (_, label) in all_ratings(out).items()} == {
         "paperA": ([8.0, 6.0], "Accept (Poster)"),
         "paperB": ([3.0, 5.0, 1.0], "Reject"),
         "paperC": ([10.0], "Accept (Oral)"),
     }
-    header = (out / "ratings_all.tsv").read_text().splitlines()[0]
+    header = (out / "ratings_eval.tsv").read_text().splitlines()[0]
     assert header == "paper_id\t0\t1\t2\t3\t4\t5\t6\tdecision"
     assert (out / "metadata.tsv").read_text().splitlines() == [
         "paper_id\ttitle\tkeywords",
@@ -211,8 +141,16 @@ def test_download_writes_the_benchmark_layout_with_the_submitted_pdfs(openreview
         assert (out / "pdfs" / f"{paper_id}.pdf").read_bytes() == PDFS[version]
         assert f"Version {version} of the paper" in (out / "texts" / f"{paper_id}.txt").read_text()
     assert not (out / "pdfs" / "paperD.pdf").exists()
-    assert sorted(p.name for p in out.iterdir()) == ["metadata.tsv", "pdfs", "ratings_all.tsv", "texts"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "dataset.json", "metadata.tsv", "papers.jsonl", "pdfs", "ratings_eval.tsv", "ratings_train.tsv",
+        "reviews.jsonl", "revisions.jsonl", "texts"]
     assert "3 PDFs downloaded" in result.output and "1 of 4 listed papers skipped" in result.output
+    card = json.loads((out / "dataset.json").read_text())
+    assert (card["venue"], card["api_version"], card["counts"]["by_status"]) == (VENUE, 1, {"accepted": 2, "rejected": 1})
+    assert card["dates"]["first_review"] == "1970-01-01T00:00:02+00:00"
+    revisions = [json.loads(line) for line in (out / "revisions.jsonl").read_text().splitlines()]
+    assert {r["paper_id"]: r["id"] for r in revisions} == {
+        "paperA": "A-submitted", "paperB": "B-submitted", "paperC": "C-submitted"}
 
     # The 429 was answered by waiting Retry-After, then asking again.
     pdf_requests = openreview_server.requests_to("/references/pdf")
@@ -241,7 +179,7 @@ def test_split_files_keep_their_papers_in_their_order(openreview_server, tmp_pat
 
     assert result.exit_code == 0, result.output
     assert list(read_ratings(out / "ratings_eval.tsv")) == ["paperA"]  # the first listed of the split
-    assert not (out / "ratings_all.tsv").exists()
+    assert not (out / "ratings_train.tsv").exists()
     assert sorted(p.name for p in (out / "pdfs").iterdir()) == ["paperA.pdf"]
 
     result = run_download(openreview_server, "--out", str(out), "--split-file", str(split))
@@ -283,13 +221,13 @@ def test_a_missing_pdf_is_reported_and_retried_on_the_next_run(openreview_server
 
     assert result.exit_code == 1
     assert "failed paperB: OpenReview refused to download revision B-gone: Not Found" in result.output
-    assert list(read_ratings(out / "ratings_all.tsv")) == ["paperA", "paperC"]
+    assert list(all_ratings(out)) == ["paperA", "paperC"]
 
     monkeypatch.setitem(REVISIONS, "paperB", [revision("B-submitted", 900)])
     result = run_download(openreview_server, "--out", str(out))
 
     assert result.exit_code == 0, result.output
-    assert list(read_ratings(out / "ratings_all.tsv")) == ["paperA", "paperB", "paperC"]
+    assert list(all_ratings(out)) == ["paperA", "paperC", "paperB"]
     assert "1 PDFs downloaded" in result.output
 
 
@@ -310,18 +248,15 @@ def test_unreachable_openreview_is_a_one_line_error(tmp_path, monkeypatch):
     ]
 
 
-@pytest.mark.parametrize(
-    "name, message",
-    [("iclr2024", "served by OpenReview API v2"), ("neurips2022", "unknown benchmark 'neurips2022'")],
-)
-def test_venues_it_cannot_read_are_refused(name, message, tmp_path):
+def test_an_unknown_venue_is_a_one_line_error(tmp_path):
     app = typer.Typer()
     app.command()(download_command)
 
-    result = CliRunner().invoke(app, [name, "--out", str(tmp_path), "--api-url", "http://127.0.0.1:9"])
+    result = CliRunner().invoke(app, ["neurips1999", "--out", str(tmp_path), "--api-url", "http://127.0.0.1:9"])
 
     assert result.exit_code == 2
-    assert message in result.output
+    assert result.output.startswith("review-bench: unknown venue 'neurips1999': give one of iclr2018")
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_iclr2019_decisions_come_from_the_meta_review():
@@ -329,6 +264,9 @@ def test_iclr2019_decisions_come_from_the_meta_review():
     meta = {"invitation": f"{paper}/Meta_Review", "content": {"recommendation": "Accept (Poster)"}}
     old_review = {"invitation": f"{paper}/Official_Review", "tcdate": 5, "content": {"rating": "7: Good paper, accept"}}
 
-    submission = od.parse_submission("x", {"title": "T", "keywords": []}, [old_review, meta])
+    submission = parse_submission(
+        {"id": "x", "content": {"title": "T", "keywords": []}, "details": {"directReplies": [old_review, meta]}},
+        resolve("iclr2019"),
+    )
 
     assert (submission.ratings, submission.decision, submission.first_review_at) == ([7.0], "Accept (Poster)", 5)

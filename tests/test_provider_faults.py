@@ -6,7 +6,7 @@ import json
 
 import pytest
 from fakes.llm_server import Fault
-from fakes.reviews import answer, classify, review_dict, scripted_reviewer
+from fakes.reviews import answer, classify, one_member_never_parses, review_dict, scripted_reviewer
 from helpers_review import PAPER, base_url_for, review_and_close, review_with
 
 from reviewer.build import build_reviewer
@@ -91,14 +91,7 @@ def test_invalid_answers_are_repaired_by_asking_again(fake_llm, bad):
 
 
 def test_member_that_never_parses_is_dropped_and_counted(fake_llm):
-    def respond(seen):
-        kind = classify(seen)
-        if kind == "review":
-            return [answer(review_dict(8)), "garbage", answer(review_dict(4))]
-        if kind == "repair":
-            return "still garbage"
-        return answer(review_dict(5))
-    server = fake_llm(respond)
+    server = fake_llm(one_member_never_parses)
     outcome = review_with(server, ensemble=3, repair_attempts=2)
     assert outcome.ok
     assert outcome.meta.failures["dropped_members"] == 1

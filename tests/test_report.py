@@ -76,4 +76,4 @@ def test_compare_prints_side_by_side_and_writes_the_report(tmp_path):
     assert (out / "report.html").exists() and (out / "report.md").exists()
     done = CliRunner().invoke(app, ["report", str(good)])
     assert done.exit_code == 0, done.output
-    assert (good / "report.html").exists()
+    assert (good / "report" / "report.html").exists() and (good / "report" / "index.html").exists()

@@ -45,13 +45,18 @@ def test_json_review_and_cache(server, tmp_path, shared_datasets):
     assert "hidden text" in first.stderr and "IGNORE PREVIOUS" in first.stderr
     assert all("IGNORE PREVIOUS" not in r.all_text for r in server.requests)
     assert len(server.requests) == 4
+    calls = review["transcript"]["calls"]
+    assert [c["step"] for c in calls] == ["draft", "meta_review", "reflection", "reflection"]
+    assert not any(c["cached"] for c in calls)
     second = run_cli(*args)
     assert second.returncode == 0
     assert len(server.requests) == 4, "an identical second review must be served from the cache"
     assert json.loads(second.stdout)["Overall"] == review["Overall"]
     assert json.loads(second.stdout)["meta"]["cached_calls"] == 4
-    third = run_cli(*args, "--no-cache")
+    assert all(c["cached"] for c in json.loads(second.stdout)["transcript"]["calls"])
+    third = run_cli(*args, "--no-cache", "--no-transcript")
     assert third.returncode == 0 and len(server.requests) == 8
+    assert "transcript" not in json.loads(third.stdout)
 
 
 def test_a_visible_instruction_is_flagged_warned_and_framed_as_data(server, tmp_path):

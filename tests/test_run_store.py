@@ -8,7 +8,7 @@ import json
 import pytest
 from fakes.reviews import review_dict
 
-from benchmarks.records import DatasetInfo, PaperRecord, RunManifest, record_from_outcome
+from benchmarks.records import CodeIdentity, DatasetInfo, PaperRecord, RunManifest, record_from_outcome
 from benchmarks.runner import run_papers
 from benchmarks.store import RECORDS, RunStore, RunStoreError, find_unfinished, read_manifest, read_records
 from corpus.dataset import Dataset, DatasetPaper, HumanLabel
@@ -98,6 +98,36 @@ def test_a_different_run_refuses_the_run_dir(tmp_path, other, what):
     with pytest.raises(RunStoreError, match=f"holds a run with a different {what}"):
         RunStore.open(tmp_path / "run", other)
     assert read_manifest(tmp_path / "run").status == "complete"  # untouched
+
+
+def with_code(prompts="p1", transcripts=True) -> RunManifest:
+    code = CodeIdentity(package_version="0.1.0", prompts=prompts, blinding="b1")
+    return manifest().model_copy(update={"code": code, "transcripts": transcripts})
+
+
+def test_resuming_under_other_code_refuses_unless_allowed_and_then_records_it(tmp_path):
+    RunStore.open(tmp_path / "run", with_code("p1")).close()
+    with pytest.raises(RunStoreError, match=r"other code \(prompts p1 -> p2\).*--allow-code-change"):
+        RunStore.open(tmp_path / "run", with_code("p2"))
+    RunStore.open(tmp_path / "run", with_code("p2"), allow_code_change=True).close()
+    notes = read_manifest(tmp_path / "run").notes
+    assert any("code changed" in note and "prompts p1 -> p2 (--allow-code-change)" in note for note in notes)
+    assert read_manifest(tmp_path / "run").code.prompts == "p2"
+
+
+def test_a_changed_transcript_setting_is_noted_on_resume(tmp_path):
+    RunStore.open(tmp_path / "run", with_code(transcripts=True)).close()
+    RunStore.open(tmp_path / "run", with_code(transcripts=False)).close()
+    notes = read_manifest(tmp_path / "run").notes
+    assert any("transcripts are not kept (--no-transcript)" in note for note in notes)
+
+
+def test_the_threshold_is_not_part_of_the_run_identity():
+    from reviewer.config import ReviewConfig
+
+    base = ReviewConfig(model="openai/gpt-4o-2024-05-13", fewshot=1)
+    assert base.fingerprint() == base.model_copy(update={"threshold": 5.0}).fingerprint()
+    assert base.fingerprint() != base.model_copy(update={"fewshot": 2}).fingerprint()
 
 
 def test_one_writer_at_a_time(tmp_path):

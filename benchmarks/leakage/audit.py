@@ -1,10 +1,11 @@
 """How much of the decision can be read off the leakage cues alone.
 
-For each cue, its rate (or mean) among accepted and rejected papers and its AUC on its own;
-then the cross-validated balanced accuracy of classifiers that see only cues: the removable
-cues (what blinding removes; near chance on honest texts), length only (characters, pages,
-body and appendix length: what blinding cannot remove without cutting science), and all
-cues together.
+The cues come from the audit's own detectors (``benchmarks.leakage.detectors``), not from the
+blinder's rules. For each cue, its rate (or mean) among accepted and rejected papers and its
+AUC on its own; then the cross-validated balanced accuracy of classifiers that see only cues:
+the removable cues (what blinding removes; near chance on honest texts), length only
+(characters, pages, body and appendix length: what blinding cannot remove without cutting
+science), and all cues together.
 """
 
 from __future__ import annotations
@@ -12,14 +13,22 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel
 
+from benchmarks.leakage.detectors import (
+    FEATURES,
+    REMOVABLE_FEATURES,
+    SIZE_FEATURES,
+    AuditContext,
+    DetectorRecord,
+    detect,
+)
 from benchmarks.stats import binary_metrics, point_and_interval
-from corpus.cues import CUE_NAMES, LEAK_CUES, SIZE_CUES, CueRecord, detect_cues
 from corpus.dataset import Dataset, TextMode, paper_loader
+from corpus.venue_rules import year_of
 
 FOLDS = 5
 #: How many cues the report names as the most predictive.
 TOP_CUES = 6
-CUE_SETS = {"removable cues": LEAK_CUES, "length only": SIZE_CUES, "all cues": CUE_NAMES}
+CUE_SETS = {"removable cues": REMOVABLE_FEATURES, "length only": SIZE_FEATURES, "all cues": FEATURES}
 EXPLANATION = (
     "removable cues: what blinding takes out (the done criterion, cue_balanced_accuracy); "
     "length only: characters, pages, body and appendix length, which blinding keeps "
@@ -71,15 +80,23 @@ class AuditReport(BaseModel):
     cues: list[CueRow]
 
 
+def audit_context(dataset: Dataset) -> AuditContext:
+    """The venue's year and submission deadline, from the dataset's card."""
+    card = dataset.card or {}
+    year = card.get("year") or year_of(card.get("venue"))
+    return AuditContext(venue_year=int(year) if year else None, deadline=dataset.blinding.deadline)
+
+
 def collect_cues(
     dataset: Dataset, mode: TextMode, *, body_only: bool = False, progress=None
-) -> tuple[list[CueRecord], np.ndarray]:
+) -> tuple[list[DetectorRecord], np.ndarray]:
     """The cue records of every labelled paper as the reviewer sees it, and the labels (1 = accepted)."""
     load = paper_loader(mode, body_only=body_only)
+    context = audit_context(dataset)
     records, labels = [], []
     for item in dataset.papers:
         if item.human.accepted is not None:
-            records.append(detect_cues(load(item).text))
+            records.append(detect(load(item).text, context))
             labels.append(int(item.human.accepted))
         if progress is not None:
             progress()
@@ -89,7 +106,7 @@ def collect_cues(
 def audit_cues(
     dataset: Dataset,
     mode: TextMode,
-    records: list[CueRecord],
+    records: list[DetectorRecord],
     labels: np.ndarray,
     *,
     body_only: bool = False,
@@ -100,9 +117,9 @@ def audit_cues(
 
     if len(labels) == 0 or min(int(labels.sum()), int((labels == 0).sum())) < FOLDS:
         raise ValueError(f"the audit needs at least {FOLDS} accepted and {FOLDS} rejected papers")
-    features = np.array([[record.as_dict()[name] for name in CUE_NAMES] for record in records])
+    features = np.array([[record.as_dict()[name] for name in FEATURES] for record in records])
     rows = []
-    for column, name in enumerate(CUE_NAMES):
+    for column, name in enumerate(FEATURES):
         values = features[:, column]
         rows.append(CueRow(
             name=name,
@@ -118,7 +135,7 @@ def audit_cues(
             for set_name, names in CUE_SETS.items()
             for name, model in _classifiers(seed).items()
         ]
-        top_cues = _top_cues(_columns(features, LEAK_CUES), labels, seed)
+        top_cues = _top_cues(_columns(features, REMOVABLE_FEATURES), labels, seed)
     removable, length, both = (
         max((s for s in scores if s.cue_set == set_name), key=lambda s: s.balanced_accuracy)
         for set_name in CUE_SETS
@@ -147,7 +164,7 @@ def audit_cues(
 
 
 def _columns(features: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-    return features[:, [CUE_NAMES.index(name) for name in names]]
+    return features[:, [FEATURES.index(name) for name in names]]
 
 
 def _classifiers(seed: int) -> dict:
@@ -191,7 +208,7 @@ def _balanced_accuracy(accepted: np.ndarray, predicted: np.ndarray) -> dict[str,
 def _top_cues(features: np.ndarray, labels: np.ndarray, seed: int) -> list[tuple[str, float]]:
     model = _classifiers(seed)["logistic regression"].fit(features, labels)
     weights = model[-1].coef_[0]
-    return [(LEAK_CUES[i], round(float(weights[i]), 3)) for i in np.argsort(-np.abs(weights))[:TOP_CUES]]
+    return [(REMOVABLE_FEATURES[i], round(float(weights[i]), 3)) for i in np.argsort(-np.abs(weights))[:TOP_CUES]]
 
 
 def print_report(report: AuditReport) -> None:

@@ -6,7 +6,6 @@ only (see the model card's ``selection``); the evaluation split is never read he
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from corpus.dataset import Dataset, load_benchmark, paper_loader
+from corpus.dataset import Dataset, load_benchmark, paper_loader, read_titles
 from reviewer.embedded.features import STRUCTURE_PATTERNS, STYLE_MEASURES, PaperFeatures, model_text
 
 MODEL_VERSION = 2
@@ -152,14 +151,6 @@ def train_dataset(data_dir: str | Path | None) -> Dataset:
 def data_fingerprint(dataset: Dataset) -> str:
     """The dataset's own fingerprint, tied to this model version (new features retrain)."""
     return f"v{MODEL_VERSION}-{dataset.fingerprint()}"
-
-
-def read_titles(folder: Path) -> dict[str, str]:
-    path = folder / "metadata.tsv"
-    if not path.is_file():
-        return {}
-    with path.open(encoding="utf-8", newline="") as handle:
-        return {row["paper_id"]: row.get("title") or "" for row in csv.DictReader(handle, delimiter="\t")}
 
 
 def train(dataset: Dataset) -> EmbeddedModel:

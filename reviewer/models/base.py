@@ -64,12 +64,16 @@ class Completion:
     cost_usd: float | None = 0.0
     cached: bool = False
     calls: int = 1
+    #: Failed requests the wrapper retried before these answers came.
+    retries: int = 0
 
 
 class ProviderError(Exception):
     """A failed call. ``retryable`` tells the wrapper whether trying again may help."""
 
     retryable = False
+    #: Requests made before giving up (the wrapper counts its retries).
+    attempts = 1
 
     def __init__(self, message: str, *, retry_after: float | None = None):
         super().__init__(message)

@@ -26,15 +26,14 @@ def register(app: typer.Typer) -> None:
 
 def describe(model_string: str) -> dict:
     """The facts, request parameters and price of a model string, without calling it."""
-    from reviewer.models.model_facts import model_facts
     from reviewer.models.openai_provider import openai_api
     from reviewer.models.parameters import request_parameters
     from reviewer.models.pricing import pricing_for
-    from reviewer.models.registry import canonical_name, route
+    from reviewer.models.registry import canonical_name, model_facts_for, route
 
     r = route(model_string)
     name = canonical_name(model_string)
-    facts = model_facts(r.catalogue, r.model)
+    facts = model_facts_for(model_string)
     api = "anthropic" if r.provider == "anthropic" else openai_api(r.base_url)
     sent = request_parameters(name, facts, api)
     pricing = pricing_for(r.catalogue, r.model, local=r.local)

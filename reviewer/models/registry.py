@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from reviewer.errors import ConfigurationError
 from reviewer.models.base import FatalError, Provider
+from reviewer.models.model_facts import ModelFacts, model_facts
 from reviewer.models.pricing import Price, pricing_for
 from reviewer.models.wrapper import Model
 
@@ -75,6 +76,12 @@ def route(model_string: str) -> Route:
         f"unknown provider {provider!r} in {model_string!r}; use openai/, anthropic/, hf/, mock/ "
         f"or one of {sorted(COMPATIBLE)}"
     )
+
+
+def model_facts_for(model_string: str) -> ModelFacts:
+    """What the catalogues know of a model string (``openai/gpt-5.4``, a bare ``claude-...``)."""
+    r = route(model_string)
+    return model_facts(r.catalogue, r.model)
 
 
 def create_provider(model_string: str, *, base_url: str | None = None, adapter: str | None = None,

@@ -88,6 +88,7 @@ class Model:
                 log.info("%s refused n=%d; making separate calls", self.name, config.n)
                 self._n_refused = True
                 completion = await self._separate_calls(messages, config)
+                completion.retries += 1  # the refused request
         if self.cache is not None:
             self.cache.put(key, completion)
         return completion
@@ -103,6 +104,7 @@ class Model:
             model=parts[0].model,
             cost_usd=add_costs(part.cost_usd for part in parts),
             calls=sum(part.calls for part in parts),
+            retries=sum(part.retries for part in parts),
         )
 
     async def _call(self, messages, config) -> Completion:
@@ -120,6 +122,7 @@ class Model:
                 continue
             except ProviderError as exc:
                 if not exc.retryable or attempt >= self.max_retries:
+                    exc.attempts = attempt + 1
                     raise
                 delay = self._delay(attempt, exc.retry_after)
                 log.warning("%s: %s; retry %d in %.1fs", self.name, exc, attempt + 1, delay)
@@ -129,6 +132,7 @@ class Model:
                 continue
             completion.cost_usd = self.provider.cost_usd(completion.usage)
             completion.calls = 1
+            completion.retries = attempt
             self.stats.calls += 1
             self.stats.usage = self.stats.usage + completion.usage
             self.stats.cost_usd = add_costs((self.stats.cost_usd, completion.cost_usd))

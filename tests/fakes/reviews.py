@@ -50,22 +50,38 @@ def classify(seen: SeenRequest) -> str:
     return "review"
 
 
-def scripted_reviewer(overalls=(6, 5, 7, 4, 8), done_at_round: int | None = 3):
+def scripted_reviewer(overalls=(6, 5, 7, 4, 8), done_at_round: int | None = 3, tag=None):
     """A responder for the whole pipeline: k different reviews, a meta-review, and
-    reflections that say "I am done" from round ``done_at_round`` on."""
+    reflections that say "I am done" from round ``done_at_round`` on. ``tag(seen)``, when
+    given, is appended to every Summary (e.g. to tell which paper a request was for)."""
+
+    def summary(seen: SeenRequest, text: str) -> dict:
+        return {"Summary": text + (f" {tag(seen)}" if tag else "")}
 
     def respond(seen: SeenRequest):
         kind = classify(seen)
         if kind == "review":
             wanted = seen.n
-            return [answer(review_dict(overalls[i % len(overalls)])) for i in range(wanted)]
+            default = review_dict()["Summary"]
+            return [answer(review_dict(overalls[i % len(overalls)], **summary(seen, default))) for i in range(wanted)]
         if kind == "meta":
-            return answer(review_dict(5, Summary="Meta-review of the ensemble."))
+            return answer(review_dict(5, **summary(seen, "Meta-review of the ensemble.")))
         if kind == "reflection":
             current = int(ROUND.search(seen.last_user).group(1))
             done = done_at_round is not None and current >= done_at_round
             thought = "I am done" if done else "Sharpening the weaknesses."
-            return answer(review_dict(5, Summary=f"Reflected in round {current}."), thought)
-        return answer(review_dict(5))
+            return answer(review_dict(5, **summary(seen, f"Reflected in round {current}.")), thought)
+        return answer(review_dict(5, **summary(seen, review_dict()["Summary"])))
 
     return respond
+
+
+def one_member_never_parses(seen: SeenRequest):
+    """Three drafts (Overall 8, garbage, 4) whose garbage stays garbage when repaired; every
+    other request gets a valid review."""
+    kind = classify(seen)
+    if kind == "review":
+        return [answer(review_dict(8)), "garbage", answer(review_dict(4))]
+    if kind == "repair":
+        return "still garbage"
+    return answer(review_dict(5))
