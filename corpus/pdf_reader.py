@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pymupdf
 from pydantic import BaseModel, ValidationError
 
@@ -156,7 +157,7 @@ class PageReader:
         if self.visibility.hidden or left_out:
             # Some glyphs are hidden, or the extraction left some out: go glyph by glyph.
             content = self._textpage.extractRAWDICT()
-            self._hidden_spots = [(x, y) for _, x, y in self.visibility.hidden]
+            self._holding = _spans_holding(content, self.visibility.hidden)
             self.blocks = [[self._line(line) for line in block["lines"]] for block in content["blocks"]]
             if left_out:
                 self._find_clipped(content)
@@ -194,15 +195,11 @@ class PageReader:
         return Line(MANY_SPACES.sub(" ", "".join(parts)).strip(), line["bbox"])
 
     def _span_text(self, span: dict) -> str:
-        if not self._holds_hidden(span["bbox"]):
+        if id(span) not in self._holding:
             return "".join(c["c"] for c in span["chars"])
         hidden = self.visibility.hidden
         return "".join(c["c"] for c in span["chars"]
                        if c["c"].isspace() or glyph_key(c["c"], c["origin"]) not in hidden)
-
-    def _holds_hidden(self, bbox) -> bool:
-        x0, y0, x1, y1 = (round(v * 10) for v in bbox)
-        return any(x0 - 1 <= x <= x1 + 1 and y0 - 1 <= y <= y1 + 1 for x, y in self._hidden_spots)
 
     def _find_clipped(self, content: dict) -> None:
         """Trace glyphs the extraction left out: clipped away (or off the page), unless a glyph
@@ -257,6 +254,19 @@ class PageReader:
                     current.append(text)
         close()
         return spans
+
+
+def _spans_holding(content: dict, hidden: dict) -> set[int]:
+    """The ids of the spans whose box holds the origin of a hidden glyph: only their characters
+    need looking up one by one."""
+    spans = [span for block in content["blocks"] for line in block["lines"] for span in line["spans"]]
+    if not hidden or not spans:
+        return set()
+    spots = np.array([(x, y) for _, x, y in hidden], dtype=float) / 10
+    boxes = np.array([span["bbox"] for span in spans], dtype=float)
+    holds = ((spots[None, :, 0] >= boxes[:, None, 0] - 0.1) & (spots[None, :, 0] <= boxes[:, None, 2] + 0.1)
+             & (spots[None, :, 1] >= boxes[:, None, 1] - 0.1) & (spots[None, :, 1] <= boxes[:, None, 3] + 0.1))
+    return {id(span) for span, held in zip(spans, holds.any(axis=1)) if held}
 
 
 def _pieces(run: Run):

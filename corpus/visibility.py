@@ -208,11 +208,13 @@ class PageVisibility:
     def _flattened(self, run: Run) -> bool:
         """Letters squeezed flat by the text matrix: their ink (the paint log's box of the text
         operation, which pads it by about a point each side) is far lower than their size."""
-        if run.seqno >= len(self._log) or not run.horizontal or sum(chr(g[0]).isalpha() for g in run.glyphs) < 2:
+        if run.seqno >= len(self._log) or not run.horizontal:
             return False
         x0, y0, x1, y1 = self._log[run.seqno][1]
-        ink = y1 - y0 - 2
-        return ink < min(TINY_POINTS, FLAT_SHARE * run.size)
+        if y1 - y0 - 2 >= min(TINY_POINTS, FLAT_SHARE * run.size):
+            return False
+        # Low ink from punctuation alone ("...", "-") is no sign: it takes letters.
+        return sum(chr(glyph[0]).isalpha() for glyph in run.glyphs[:8]) >= 2
 
     # ---- what is painted beneath and above ---------------------------------------------
 
