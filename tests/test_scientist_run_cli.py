@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from scientist_fakes import IDEA, SEED_WEAKNESS, scientist_responder, tiny_template
 from typer.testing import CliRunner
 
@@ -29,6 +30,7 @@ def test_scientist_run_writes_the_run_folder_and_resumes(tmp_path, fake_llm, sha
         "--review-base-url", review_server.openai_base_url,
         "--num-ideas", "1", "--rounds", "2", "--coder", "builtin", "--literature", "offline",
         "--data-dir", str(shared_datasets), "--max-runs", "2", "--run-timeout", "60",
+        "--price", "in=2,out=8", "--reasoning-effort", "high", "--review-reasoning-effort", "low",
     ]
     result = CliRunner().invoke(build_app(), command)
     assert result.exit_code == 0, result.output
@@ -41,13 +43,19 @@ def test_scientist_run_writes_the_run_folder_and_resumes(tmp_path, fake_llm, sha
     idea_dir = out / IDEA["Name"]
     state = json.loads((idea_dir / "state.json").read_text())
     assert state["done"] == ["novelty", "experiments", "writeup", "review"] and state["skipped"] is None
-    (isolation,) = state["isolation"]  # the run record says what held the experiments
+    (isolation,) = state["isolation"]  # the run record says what held the experiments and the code editor
     assert (isolation["mechanism"], isolation["network"], isolation["timeout_s"]) == ("bubblewrap", "none", 60)
+    assert isolation["editor"].startswith("the built-in coder") and "code editor: the built-in" in isolation_line
+    # The writer's notes: who priced its calls (--price), the effort its model does not take.
+    assert f"{MODEL} priced by --price" in state["notes"]
+    assert any(n.startswith(f"reasoning effort high not applied: {MODEL} takes none") for n in state["notes"])
     round0, round1 = state["rounds"]
     assert SEED_WEAKNESS in round0["weaknesses"] and round1["experiment_run"] == 2
     for number in (0, 1):
         assert (idea_dir / f"rounds/round_{number}/paper.pdf").read_bytes()[:4] == b"%PDF"
-        assert json.loads((idea_dir / f"rounds/round_{number}/review.json").read_text())["Overall"] == (3, 5)[number]
+        review = json.loads((idea_dir / f"rounds/round_{number}/review.json").read_text())
+        assert review["Overall"] == (3, 5)[number]
+        assert any(n.startswith("reasoning effort low not applied") for n in review["meta"]["notes"])
     assert (out / "scores.md").read_text().splitlines()[2:] == [
         f"| higher_lr | 0 | 3 | Reject | {round0['pdf']} |", f"| higher_lr | 1 | 5 | Reject | {round1['pdf']} |"]
 
@@ -83,11 +91,16 @@ def test_scientist_run_refuses_to_run_experiments_without_a_sandbox(tmp_path, mo
     assert "--unsafe-no-sandbox" in result.output and "Traceback" not in result.output
 
 
-def test_scientist_run_rejects_a_bad_revise_experiments_value(tmp_path):
+@pytest.mark.parametrize("option, message", [
+    (["--revise-experiments", "sometimes"], "--revise-experiments must be auto, always or never"),
+    (["--reasoning-effort", "extreme"], "--reasoning-effort must be one of low, medium, high"),
+    (["--review-price", "in=1"], "--review-price: give at least in= and out="),
+])
+def test_scientist_run_rejects_bad_values_in_one_line(tmp_path, option, message):
     result = CliRunner().invoke(build_app(), [
         "scientist", "run", "--template", "diffusion_2d", "--out", str(tmp_path), "--model", "mock/x",
-        "--review-model", "mock/x", "--revise-experiments", "sometimes"])
-    assert result.exit_code == 2 and "--revise-experiments must be auto, always or never" in result.output
+        "--review-model", "mock/x", *option])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
 
 
 def test_the_review_model_does_not_inherit_the_writers_base_url(tmp_path, monkeypatch):
@@ -101,7 +114,7 @@ def test_the_review_model_does_not_inherit_the_writers_base_url(tmp_path, monkey
         def __init__(self, settings):
             seen.append(settings)
             self.cost_usd = 0.0
-            self.sandbox = SimpleNamespace(isolation=SimpleNamespace(describe=lambda: "sandbox: recorded"))
+            self.isolation = SimpleNamespace(describe=lambda: "sandbox: recorded")
 
         async def run(self):
             return []
