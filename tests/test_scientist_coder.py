@@ -258,3 +258,19 @@ def test_the_scientist_runs_aider_in_its_sandbox_and_records_what_confines_the_e
     assert "code editor: aider in bubblewrap: writes only the idea folder" in aider.isolation.describe()
     assert builtin.isolation.editor.startswith("the built-in coder")
     assert aider.isolation != builtin.isolation  # recorded apart in an idea's state
+
+
+def test_a_latexmkrc_the_editor_writes_is_not_run_by_the_compile(outside):
+    """The editor may write any file in the idea folder; latexmk, which compiles the paper outside the
+    sandbox, would run a latexmkrc there as Perl."""
+    from scientist.latex import compile_pdf, require_tex
+
+    require_tex()
+    if shutil.which("latexmk") is None:
+        pytest.skip("latexmk is not installed: pdflatex is run directly")
+    mark = outside.elsewhere / "latexmkrc-ran"
+    (outside.folder / "latexmkrc").write_text(f'system("touch {mark}");\n')
+    tex = outside.folder / "paper.tex"
+    tex.write_text("\\documentclass{article}\n\\begin{document}\nText.\n\\end{document}\n")
+    pdf, errors = compile_pdf(tex)
+    assert pdf is not None and errors == [] and not mark.exists()
