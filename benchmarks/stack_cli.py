@@ -26,7 +26,7 @@ def stack(
     from benchmarks.stack import StackError, stack_notes, write_stack
     from benchmarks.stack import stack as combine
     from benchmarks.store import read_manifest, read_records
-    from corpus.dataset import DatasetError, load_benchmark, paper_loader
+    from corpus.dataset import DatasetError, default_train_split, load_benchmark, paper_loader
     from reviewer.embedded.cache import get_model
     from reviewer.embedded.model import ModelError
 
@@ -34,7 +34,7 @@ def stack(
         raise fail(f"--with {with_}: only 'embedded' can be stacked")
     try:
         manifest, records = read_manifest(run_dir), read_records(run_dir)
-        model = get_model(data_dir)
+        model = get_model(default_train_split(data_dir))
         dataset = load_benchmark(manifest.dataset.name, manifest.dataset.split, data_dir)
     except (ModelError, DatasetError, FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from None

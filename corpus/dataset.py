@@ -26,6 +26,8 @@ DATA_ENV = "REVIEW_BENCH_DATA"
 MANIFEST_DIR = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_SPLIT = "eval"
 DEFAULT_BENCHMARK = "iclr2022"
+#: The split trained models (the offline reviewer) learn from.
+TRAIN_SPLIT = "train"
 #: The card ``data download`` writes beside the ratings files (venue, dates, rating scale, audit).
 CARD_FILE = "dataset.json"
 TextMode = Literal["blind", "raw"]
@@ -164,6 +166,14 @@ def load_benchmark(name: str, split: str | None, data_dir: str | Path | None) ->
         raise DatasetError(f"{folder}: no such benchmark in the data folder")
     split = split or DEFAULT_SPLIT
     return _load(name, split, folder, folder / f"ratings_{split}.tsv")
+
+
+def default_train_split(data_dir: str | Path | None) -> Dataset | None:
+    """The default benchmark's train split under the data root (``--data-dir``, else
+    ``$REVIEW_BENCH_DATA``); None when neither is set."""
+    if not (data_dir or os.environ.get(DATA_ENV)):
+        return None
+    return load_benchmark(DEFAULT_BENCHMARK, TRAIN_SPLIT, data_dir)
 
 
 def open_dataset(benchmark: str | None, dataset: str | Path | None, split: str | None,

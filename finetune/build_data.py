@@ -4,6 +4,10 @@ Each example is the system prompt and review request the pipeline sends (paper t
 to a token budget), answered by a target review. Targets come from human data only (the
 mean rating and the real decision, plus human review text where the corpus has it) or,
 with ``teacher_run``, from a benchmark run's reviews. The eval split is never used.
+
+The output is a Hugging Face ``datasets`` dataset on disk in TRL's conversational
+prompt-completion format (``prompt``: the system and user turns, ``completion``: the
+assistant turn), memory-mapped by the trainer rather than read into a list.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -22,10 +26,10 @@ from benchmarks.store import read_manifest, read_records
 from corpus.dataset import Dataset, DatasetPaper, HumanLabel, data_root, load_benchmark, paper_loader
 from reviewer.config import ReviewConfig, SystemPrompt
 from reviewer.form import SUB_SCORES, ReviewForm, form_score, sub_score_for_rating
+from reviewer.models.base import MissingDependencyError
 from reviewer.tokens import estimate_tokens
 
 EVAL_SPLIT = "eval"
-EXAMPLES_FILE = "train.jsonl"
 CARD_FILE = "data_card.json"
 #: Chat-template tokens (role headers, bos/eos) not counted by the estimate.
 TEMPLATE_MARGIN_TOKENS = 64
@@ -84,14 +88,12 @@ class DataCard(BaseModel):
 @dataclass
 class Example:
     paper_id: str
-    messages: list[dict]
+    prompt: list[dict]
+    completion: list[dict]
     target_source: str
     tokens: int
     answer_tokens: int
     truncated: bool
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__, ensure_ascii=False)
 
 
 def review_answer(review: dict) -> str:
@@ -193,7 +195,8 @@ def token_counter(tokenizer_dir: str | None) -> tuple[str, Callable[[str], int],
 
 
 def build_examples(options: BuildDataOptions, out_dir: Path, *, progress: Callable[[int, int], None] = lambda done, total: None) -> DataCard:
-    """Write ``train.jsonl`` and ``data_card.json`` to ``out_dir``."""
+    """Write the dataset and ``data_card.json`` to ``out_dir``."""
+    datasets = import_datasets()
     if options.split == EVAL_SPLIT:
         raise BuildDataError("refusing to build training data from the eval split: use --split train")
     dataset = load_benchmark(options.benchmark, options.split, options.data_dir)
@@ -231,7 +234,7 @@ def build_examples(options: BuildDataOptions, out_dir: Path, *, progress: Callab
         raise BuildDataError(f"no training examples from {len(papers)} papers ({dict(skipped)})")
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / EXAMPLES_FILE).write_text("".join(e.to_json() + "\n" for e in examples), encoding="utf-8")
+    datasets.Dataset.from_list([asdict(e) for e in examples]).save_to_disk(str(out_dir))
     card = DataCard(
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         options=options,
@@ -293,19 +296,31 @@ def _example(item: DatasetPaper, target: dict, source: str, paper_text: str, con
         )
     except ContextTooSmall:
         return None, count(paper_text)
-    chat = [{"role": m.role, "content": m.content} for m in messages] + [{"role": "assistant", "content": answer}]
+    prompt = [{"role": m.role, "content": m.content} for m in messages]
+    completion = [{"role": "assistant", "content": answer}]
     return Example(
         paper_id=item.paper_id,
-        messages=chat,
+        prompt=prompt,
+        completion=completion,
         target_source=source,
-        tokens=count_chat(chat),
+        tokens=count_chat(prompt + completion),
         answer_tokens=answer_tokens,
         truncated=fitted.truncated,
     ), fitted.original_tokens
 
 
-def read_examples(data_dir: Path) -> list[dict]:
-    path = data_dir / EXAMPLES_FILE
-    if not path.is_file():
-        raise BuildDataError(f"{path}: no such file (build it with: review-bench finetune build-data)")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def import_datasets():
+    try:
+        import datasets
+    except ImportError as exc:
+        raise MissingDependencyError("datasets", "finetune") from exc
+    datasets.disable_progress_bars()
+    return datasets
+
+
+def load_training_data(data_dir: Path):
+    """The dataset written by :func:`build_examples`, memory-mapped from disk."""
+    datasets = import_datasets()
+    if not (data_dir / "dataset_info.json").is_file():
+        raise BuildDataError(f"{data_dir}: no training data here (build it with: review-bench finetune build-data)")
+    return datasets.load_from_disk(str(data_dir))

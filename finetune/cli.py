@@ -24,7 +24,7 @@ def _errors() -> tuple[type[Exception], ...]:
 
 @finetune_app.command("build-data")
 def build_data_command(
-    out: Annotated[Path, typer.Option("--out", help="Folder for train.jsonl and data_card.json.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the dataset and data_card.json.")],
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Data root (env REVIEW_BENCH_DATA).")] = None,
     benchmark: Annotated[str, typer.Option("--benchmark", help="Benchmark folder under the data root.")] = "iclr2022",
     split: Annotated[str, typer.Option("--split", help="Ratings split to learn from; eval is refused.")] = "train",
@@ -76,9 +76,9 @@ def build_data_command(
 
 @finetune_app.command("train")
 def train_command(
-    base: Annotated[Path, typer.Option("--base", help="Base model folder (Hugging Face format).")],
+    base: Annotated[Path, typer.Option("--base", help="Base model folder (Hugging Face format, with a chat template).")],
     data: Annotated[Path, typer.Option("--data", help="Folder from 'finetune build-data'.")],
-    out: Annotated[Path, typer.Option("--out", help="Adapter folder to write.")],
+    out: Annotated[Path, typer.Option("--out", help="Adapter folder to write (checkpoints under <out>/checkpoints).")],
     rank: Annotated[int, typer.Option("--rank", min=1, help="LoRA rank r.")] = 16,
     alpha: Annotated[float, typer.Option("--alpha", help="LoRA alpha.")] = 32.0,
     dropout: Annotated[float, typer.Option("--dropout", min=0.0, max=0.9)] = 0.05,
@@ -87,47 +87,60 @@ def train_command(
     learning_rate: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 1e-4,
     epochs: Annotated[int, typer.Option("--epochs", min=1)] = 2,
     max_length: Annotated[int, typer.Option(
-        "--max-length", min=16, help="Longer examples are skipped.")] = 16_384,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 1,
-    grad_accum: Annotated[int, typer.Option("--grad-accum", min=1, help="Batches per optimizer step.")] = 8,
+        "--max-length", min=16, help="Longer examples are skipped (never truncated: the review is at the end).")] = 16_384,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Examples per device per micro-batch.")] = 1,
+    grad_accum: Annotated[int, typer.Option("--grad-accum", min=1, help="Micro-batches per optimizer step.")] = 8,
     warmup_steps: Annotated[int, typer.Option("--warmup-steps", min=0)] = 10,
     eval_fraction: Annotated[float, typer.Option(
-        "--eval-fraction", min=0.0, max=0.5, help="Held-out share of the train data.")] = 0.05,
+        "--eval-fraction", min=0.0, max=0.5, help="Held-out share of the train data (loss after each epoch).")] = 0.05,
     gradient_checkpointing: Annotated[bool, typer.Option(
-        "--gradient-checkpointing", help="Trade compute for activation memory.")] = False,
+        "--gradient-checkpointing/--no-gradient-checkpointing", help="Trade compute for activation memory.")] = True,
+    packing: Annotated[bool, typer.Option(
+        "--packing", help="Pack several examples into each --max-length row (padding-free).")] = False,
+    save_steps: Annotated[Optional[int], typer.Option(
+        "--save-steps", min=1, help="Checkpoint every N optimizer steps (default: each epoch).")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     resume: Annotated[bool, typer.Option(
-        "--resume", help="Continue from the latest epoch checkpoint in --out.")] = False,
+        "--resume", help="Continue from the latest checkpoint in <out>/checkpoints.")] = False,
 ) -> None:
-    """LoRA fine-tuning with the loss on the review tokens only."""
+    """LoRA fine-tuning (TRL SFTTrainer) with the loss on the review tokens only.
+
+    One process by default; for several, launch the same command with accelerate:
+    accelerate launch --config_file finetune/accelerate/ddp.yaml -m review_bench finetune train ...
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from finetune.train import TrainConfig, train
+    from finetune.train import TrainConfig, process_rank, train
 
     config = TrainConfig(
         base=str(base), data=str(data), out=str(out), rank=rank, alpha=alpha, dropout=dropout,
         target_modules=[m.strip() for m in target_modules.split(",") if m.strip()], learning_rate=learning_rate,
         epochs=epochs, max_length=max_length, batch_size=batch_size, grad_accum=grad_accum,
         warmup_steps=warmup_steps, eval_fraction=eval_fraction, gradient_checkpointing=gradient_checkpointing,
-        seed=seed,
+        packing=packing, save_steps=save_steps, seed=seed,
     )
-    columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("loss {task.fields[loss]}  {task.fields[speed]} tok/s"), TimeRemainingColumn())
+    columns = (TextColumn("step"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+               TimeRemainingColumn())
+    main = process_rank() == 0
     try:
-        with Progress(*columns) as progress:
-            task = progress.add_task("train", total=None, epoch="-", loss="-", speed="-")
+        with Progress(*columns, disable=not main) as progress:
+            task = progress.add_task("train", total=None, loss="-")
 
-            def on_step(step, done, total):
-                progress.update(task, completed=done, total=total, epoch=step.epoch,
-                                loss=f"{step.loss:.3f}", speed=f"{step.tokens_per_s:.0f}")
+            def on_step(step: int, total: int, loss: float) -> None:
+                progress.update(task, completed=step, total=total, loss=f"{loss:.3f}")
 
-            log = train(config, resume=resume, on_step=on_step)
+            from finetune.training_log import ProgressHook
+
+            log = train(config, resume=resume, callbacks=[ProgressHook(on_step)])
     except _errors() as exc:
         raise fail(str(exc)) from None
-    for epoch in log.epochs:
-        eval_loss = "n/a" if epoch.eval_loss is None else f"{epoch.eval_loss:.4f}"
-        typer.echo(f"epoch {epoch.epoch}: train loss {epoch.train_loss:.4f}, held-out loss {eval_loss}, "
-                   f"{epoch.tokens_per_s:.0f} tok/s ({log.device}, {log.dtype})")
+    if not main:
+        return
+    for evaluation in log.evals:
+        typer.echo(f"epoch {evaluation.epoch:g} (step {evaluation.step}): held-out loss {evaluation.eval_loss:.4f}")
+    if log.session:
+        typer.echo(f"steps {log.session.first_step}-{log.session.last_step} in {log.session.seconds:.0f} s, "
+                   f"{log.session.tokens_per_s:.0f} tok/s ({log.device} x{log.processes}, {log.precision})")
     typer.echo(f"adapter, training_log.json and loss_curve.png -> {out}")
 
 

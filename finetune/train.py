@@ -1,35 +1,31 @@
-"""LoRA fine-tuning in a plain PyTorch loop: loss on the answer tokens only.
+"""LoRA fine-tuning on TRL's ``SFTTrainer``: the loss on the review (the completion) only.
 
-Each epoch ends with an eval loss on a held-out slice of the training data and a
-checkpoint (adapter + optimizer state) under ``<out>/checkpoints/epoch-<k>``;
-``resume=True`` continues from the latest one. The final adapter is written to ``out``
-with ``training_log.json`` and ``loss_curve.png``.
+This module only chooses settings; the trainer does the work. One process on a CPU or a
+GPU by default; under ``accelerate launch`` the same command runs data-parallel (DDP),
+sharded (FSDP) or under DeepSpeed ZeRO, as the accelerate config says (see
+``finetune/accelerate/``). Checkpoints are the trainer's own (adapter, optimizer,
+scheduler, RNG states and the step reached), under ``<out>/checkpoints``; ``resume=True``
+continues from the latest. The final adapter goes to ``out`` with ``training_log.json``
+and ``loss_curve.png`` (written by :class:`finetune.training_log.TrainingLogCallback`).
 """
 
 from __future__ import annotations
 
 import random
-import time
-from dataclasses import dataclass
+import warnings
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from finetune.build_data import read_examples
-from reviewer.models.hf_provider import (
-    device_and_dtype,
-    import_hf,
-    load_causal_lm,
-    load_tokenizer,
-    quiet_peft,
-    render_chat,
-)
+from finetune.build_data import load_training_data
+from reviewer.models.base import MissingDependencyError
+from reviewer.models.hf_provider import check_model_dir, import_hf, load_tokenizer, render_chat
 
-IGNORE_INDEX = -100
-LOG_FILE = "training_log.json"
-PLOT_FILE = "loss_curve.png"
-STATE_FILE = "trainer_state.pt"
+if TYPE_CHECKING:
+    from finetune.training_log import TrainingLog
+
+CHECKPOINTS_DIR = "checkpoints"
 DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -52,243 +48,148 @@ class TrainConfig(BaseModel):
     grad_accum: int = Field(default=8, ge=1)
     warmup_steps: int = Field(default=10, ge=0)
     eval_fraction: float = Field(default=0.05, ge=0, lt=1)
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool = True
+    packing: bool = False
+    #: A checkpoint every this many optimizer steps; None: at the end of each epoch.
+    save_steps: int | None = Field(default=None, ge=1)
     seed: int = 0
 
 
-class StepLog(BaseModel):
-    step: int
-    epoch: int
-    loss: float
-    learning_rate: float
-    tokens: int
-    tokens_per_s: float
+def import_trl():
+    try:
+        import peft
+        import trl
+    except ImportError as exc:
+        raise MissingDependencyError(exc.name or "trl", "finetune") from exc
+    return trl, peft
 
 
-class EpochLog(BaseModel):
-    epoch: int
-    train_loss: float
-    eval_loss: float | None
-    seconds: float
-    tokens_per_s: float
+def precision() -> str:
+    """bf16 on a GPU that has it, else fp32 (CPUs, older GPUs)."""
+    torch, _ = import_hf()
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
 
 
-class TrainingLog(BaseModel):
-    config: TrainConfig
-    device: str
-    dtype: str
-    trainable_parameters: int
-    total_parameters: int
-    train_examples: int
-    eval_examples: int
-    skipped_too_long: int
-    steps: list[StepLog] = Field(default_factory=list)
-    epochs: list[EpochLog] = Field(default_factory=list)
-
-
-@dataclass
-class Tokenized:
-    input_ids: list[int]
-    labels: list[int]
-
-
-def tokenize_example(tokenizer, messages: list[dict]) -> Tokenized:
-    """Prompt tokens (masked with -100) then the answer and eos, which carry the loss."""
-    prompt = render_chat(tokenizer, messages[:-1], add_generation_prompt=True)
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    answer_ids = tokenizer(messages[-1]["content"] + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
-    return Tokenized(prompt_ids + answer_ids, [IGNORE_INDEX] * len(prompt_ids) + answer_ids)
-
-
-def split_examples(examples: list[Tokenized], fraction: float, seed: int) -> tuple[list[Tokenized], list[Tokenized]]:
-    """(train, held out): a fixed shuffled slice, at least one example when asked for."""
-    order = list(range(len(examples)))
-    random.Random(seed).shuffle(order)
-    held = min(len(examples) - 1, max(1, round(len(examples) * fraction))) if fraction > 0 else 0
-    return [examples[i] for i in order[held:]], [examples[i] for i in order[:held]]
-
-
-def collate(batch: list[Tokenized], pad_id: int, torch):
-    """Right-padded tensors; padding is masked from attention and loss."""
-    width = max(len(t.input_ids) for t in batch)
-    ids = [t.input_ids + [pad_id] * (width - len(t.input_ids)) for t in batch]
-    labels = [t.labels + [IGNORE_INDEX] * (width - len(t.labels)) for t in batch]
-    mask = [[1] * len(t.input_ids) + [0] * (width - len(t.input_ids)) for t in batch]
-    return torch.tensor(ids), torch.tensor(labels), torch.tensor(mask)
-
-
-def answer_loss(model, ids, labels, mask, torch):
-    """Mean cross-entropy over the answer tokens. Logits are computed only from the first
-    answer position on: at 16k tokens the full vocabulary logits would take more GPU
-    memory (tens of GB in fp32) than the rest of the step."""
-    width = ids.shape[1]
-    answer_positions = (labels != IGNORE_INDEX).any(dim=0).nonzero()
-    keep = width - int(answer_positions[0]) + 1 if len(answer_positions) else 1
-    keep = min(keep, width)
-    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep).logits
-    # The logit at position t predicts the token at t + 1.
-    targets = labels[:, width - keep + 1 :]
-    return torch.nn.functional.cross_entropy(
-        logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX
+def sft_config(config: TrainConfig, *, has_eval: bool):
+    """TRL's settings for this run: the answer-only loss and the checkpointing policy."""
+    trl, _ = import_trl()
+    torch, _ = import_hf()
+    cuda = torch.cuda.is_available()
+    bf16 = precision() == "bf16"
+    if config.save_steps is None:
+        saving = {"save_strategy": "epoch"}
+    else:
+        saving = {"save_strategy": "steps", "save_steps": config.save_steps}
+    return trl.SFTConfig(
+        output_dir=str(Path(config.out) / CHECKPOINTS_DIR),
+        completion_only_loss=True,
+        max_length=config.max_length,
+        packing=config.packing,
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type="linear",
+        warmup_steps=config.warmup_steps,
+        max_grad_norm=1.0,
+        gradient_checkpointing=config.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        bf16=bf16,
+        model_init_kwargs={"dtype": "bfloat16" if bf16 else "float32"},
+        eval_strategy="epoch" if has_eval else "no",
+        **saving,
+        logging_steps=1,
+        include_num_input_tokens_seen="non_padding",
+        seed=config.seed,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_pin_memory=cuda,
+        use_cpu=not cuda,  # also makes several processes without CUDA train on the CPU over gloo
+        # LoRA trains every adapter matrix on every step; no search for unused parameters.
+        ddp_find_unused_parameters=False,
     )
 
 
-def batches(examples: list[Tokenized], size: int) -> list[list[Tokenized]]:
-    return [examples[i : i + size] for i in range(0, len(examples), size)]
+def lora_config(config: TrainConfig):
+    _, peft = import_trl()
+    return peft.LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                           target_modules=config.target_modules, task_type="CAUSAL_LM")
 
 
-ProgressHook = Callable[[StepLog | None, int, int], None]
-
-
-def train(config: TrainConfig, *, resume: bool = False, on_step: ProgressHook = lambda log, done, total: None) -> TrainingLog:
-    torch, _ = import_hf()
-    from peft import LoraConfig, get_peft_model
-
-    out = Path(config.out)
-    device, dtype = device_and_dtype()
-    torch.manual_seed(config.seed)
-    tokenizer = load_tokenizer(Path(config.base))
-    tokenized = [tokenize_example(tokenizer, e["messages"]) for e in read_examples(Path(config.data))]
-    fitting = [t for t in tokenized if len(t.input_ids) <= config.max_length]
+def split_fitting(dataset, tokenizer, config: TrainConfig):
+    """(train, held out or None, number skipped): examples longer than ``max_length`` are
+    left out (truncating would cut the review, which is the answer); the held-out slice
+    is a fixed shuffle of the rest, at least one example when asked for."""
+    lengths = [len(tokenizer(render_chat(tokenizer, row["prompt"] + row["completion"], add_generation_prompt=False),
+                             add_special_tokens=False)["input_ids"]) for row in dataset]
+    fitting = [i for i, n in enumerate(lengths) if n <= config.max_length]
     if not fitting:
         raise TrainError(f"no example fits --max-length {config.max_length} (rebuild the data with a smaller --max-tokens)")
-    train_set, eval_set = split_examples(fitting, config.eval_fraction, config.seed)
+    order = random.Random(config.seed).sample(fitting, len(fitting))
+    held = min(len(order) - 1, max(1, round(len(order) * config.eval_fraction))) if config.eval_fraction > 0 else 0
+    train_set = dataset.select(order[held:])
+    eval_set = dataset.select(order[:held]) if held else None
+    return train_set, eval_set, len(lengths) - len(fitting)
 
-    checkpoint = latest_checkpoint(out) if resume else None
-    if checkpoint is not None:
-        model = load_causal_lm(Path(config.base), device=device, dtype=dtype, adapter=checkpoint, trainable=True)
-    else:
-        lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
-                          target_modules=config.target_modules, task_type="CAUSAL_LM")
-        try:
-            with quiet_peft():
-                model = get_peft_model(load_causal_lm(Path(config.base), device=device, dtype=dtype), lora)
-        except ValueError as exc:  # e.g. a target module the model does not have
-            raise TrainError(f"cannot apply LoRA to {config.base}: {str(exc).splitlines()[0]}") from None
-    if config.gradient_checkpointing:
-        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5
-            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-        else:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        model.enable_input_require_grads()
-    model.config.use_cache = False
 
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
-    total_steps = config.epochs * max(1, -(-len(batches(train_set, config.batch_size)) // config.grad_accum))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_then_linear(config.warmup_steps, total_steps))
-    log = TrainingLog(
-        config=config, device=device, dtype=str(dtype).removeprefix("torch."),
-        trainable_parameters=sum(p.numel() for p in trainable),
-        total_parameters=sum(p.numel() for p in model.parameters()),
-        train_examples=len(train_set), eval_examples=len(eval_set),
-        skipped_too_long=len(tokenized) - len(fitting),
+def latest_checkpoint(out: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = out / CHECKPOINTS_DIR
+    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+
+
+def build_trainer(config: TrainConfig, *, callbacks=()):
+    """The SFTTrainer for ``config`` (its model, data and callbacks), and the log callback."""
+    trl, _ = import_trl()
+    from transformers import PrinterCallback
+
+    from finetune.training_log import TrainingLogCallback
+
+    base = Path(config.base)
+    check_model_dir(base)
+    tokenizer = load_tokenizer(base)
+    if not tokenizer.chat_template:
+        raise TrainError(f"{base}: the tokenizer has no chat template; fine-tune an instruct or chat model")
+    train_set, eval_set, skipped = split_fitting(load_training_data(Path(config.data)), tokenizer, config)
+    log_callback = TrainingLogCallback(
+        Path(config.out), config=config.model_dump(), precision=precision(),
+        train_examples=len(train_set), eval_examples=len(eval_set) if eval_set is not None else 0,
+        skipped_too_long=skipped,
     )
-    first_epoch = 1
-    if checkpoint is not None:
-        state = torch.load(checkpoint / STATE_FILE, weights_only=False)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        log = TrainingLog.model_validate(state["log"]).model_copy(update={"config": config})
-        first_epoch = state["epoch"] + 1
-
-    loop = _Loop(model, optimizer, scheduler, config, device, tokenizer.pad_token_id, torch)
-    for epoch in range(first_epoch, config.epochs + 1):
-        rng = random.Random(config.seed * 1000 + epoch)
-        shuffled = rng.sample(train_set, len(train_set))
-        started, tokens_before = time.perf_counter(), loop.tokens_seen
-        train_loss = loop.run_epoch(epoch, batches(shuffled, config.batch_size), log, on_step)
-        eval_loss = loop.evaluate(batches(eval_set, config.batch_size)) if eval_set else None
-        seconds = time.perf_counter() - started
-        log.epochs.append(EpochLog(epoch=epoch, train_loss=train_loss, eval_loss=eval_loss, seconds=round(seconds, 2),
-                                   tokens_per_s=round((loop.tokens_seen - tokens_before) / seconds, 1)))
-        save_checkpoint(out / "checkpoints" / f"epoch-{epoch}", model, optimizer, scheduler, epoch, log, torch)
-
-    model.save_pretrained(str(out))
-    (out / LOG_FILE).write_text(log.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    plot_losses(log, out / PLOT_FILE)
-    return log
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # peft on a transformers v5 deprecation
+            trainer = trl.SFTTrainer(
+                model=str(base), args=sft_config(config, has_eval=eval_set is not None), train_dataset=train_set,
+                eval_dataset=eval_set, processing_class=tokenizer, peft_config=lora_config(config),
+                callbacks=[log_callback, *callbacks],
+            )
+    except ValueError as exc:  # e.g. a target module the model does not have
+        raise TrainError(f"cannot set up LoRA training on {base}: {str(exc).splitlines()[0]}") from None
+    trainer.remove_callback(PrinterCallback)  # the CLI shows progress; the log file keeps every step
+    return trainer, log_callback
 
 
-class _Loop:
-    def __init__(self, model, optimizer, scheduler, config: TrainConfig, device: str, pad_id: int, torch):
-        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
-        self.config, self.device, self.pad_id, self.torch = config, device, pad_id, torch
-        self.tokens_seen = 0
-
-    def _loss(self, batch: list[Tokenized]):
-        ids, labels, mask = (t.to(self.device) for t in collate(batch, self.pad_id, self.torch))
-        self.tokens_seen += int(mask.sum())
-        return answer_loss(self.model, ids, labels, mask, self.torch)
-
-    def run_epoch(self, epoch: int, epoch_batches: list[list[Tokenized]], log: TrainingLog, on_step: ProgressHook) -> float:
-        self.model.train()
-        accum = self.config.grad_accum
-        losses, window = [], []
-        window_start, window_tokens = time.perf_counter(), self.tokens_seen
-        for index, batch in enumerate(epoch_batches, start=1):
-            loss = self._loss(batch)
-            (loss / accum).backward()
-            window.append(float(loss.detach()))
-            if index % accum == 0 or index == len(epoch_batches):
-                self.torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], 1.0)
-                self.optimizer.step()
-                self.scheduler.step()
-                self.optimizer.zero_grad(set_to_none=True)
-                seconds = time.perf_counter() - window_start
-                step = StepLog(
-                    step=len(log.steps) + 1, epoch=epoch, loss=round(sum(window) / len(window), 5),
-                    learning_rate=self.scheduler.get_last_lr()[0], tokens=self.tokens_seen - window_tokens,
-                    tokens_per_s=round((self.tokens_seen - window_tokens) / max(seconds, 1e-9), 1),
-                )
-                log.steps.append(step)
-                losses += window
-                window, window_start, window_tokens = [], time.perf_counter(), self.tokens_seen
-                on_step(step, index, len(epoch_batches))
-        return round(sum(losses) / len(losses), 5)
-
-    def evaluate(self, eval_batches: list[list[Tokenized]]) -> float:
-        self.model.eval()
-        with self.torch.no_grad():
-            losses = [float(self._loss(batch)) for batch in eval_batches]
-        return round(sum(losses) / len(losses), 5)
+def train(config: TrainConfig, *, resume: bool = False, callbacks=()) -> TrainingLog:
+    """Train, save the adapter to ``config.out`` and return the log (complete on the
+    main process; every process returns)."""
+    out = Path(config.out)
+    checkpoint = latest_checkpoint(out) if resume else None
+    if resume and checkpoint is None:
+        raise TrainError(f"--resume: no checkpoint under {out / CHECKPOINTS_DIR}")
+    trainer, log_callback = build_trainer(config, callbacks=callbacks)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    if trainer.is_fsdp_enabled:  # sharded checkpoints, but one whole adapter at the end
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+    trainer.save_model(str(out))  # the adapter (and tokenizer), written by the main process
+    return log_callback.log
 
 
-def _warmup_then_linear(warmup: int, total: int) -> Callable[[int], float]:
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        return max(0.0, (total - step) / max(1, total - warmup))
-    return factor
+def process_rank() -> int:
+    """This process's rank under a launcher (accelerate/torchrun, or MPI); 0 when alone.
+    Read from the environment, so it is known before the trainer sets up the process group."""
+    from accelerate.utils import get_int_from_env
 
-
-def save_checkpoint(folder: Path, model, optimizer, scheduler, epoch: int, log: TrainingLog, torch) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(folder))
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
-                "log": log.model_dump(mode="json")}, folder / STATE_FILE)
-
-
-def latest_checkpoint(out: Path) -> Path | None:
-    found = [p for p in (out / "checkpoints").glob("epoch-*") if (p / STATE_FILE).is_file()]
-    return max(found, key=lambda p: int(p.name.removeprefix("epoch-")), default=None)
-
-
-def plot_losses(log: TrainingLog, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4))
-    axes.plot([s.step for s in log.steps], [s.loss for s in log.steps], label="train loss (per optimizer step)")
-    steps_at_epoch_end = [max(s.step for s in log.steps if s.epoch == e.epoch) for e in log.epochs]
-    evals = [(x, e.eval_loss) for x, e in zip(steps_at_epoch_end, log.epochs) if e.eval_loss is not None]
-    if evals:
-        axes.plot(*zip(*evals), "o-", label="held-out loss (end of epoch)")
-    axes.set_xlabel("optimizer step")
-    axes.set_ylabel("loss (answer tokens)")
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    return get_int_from_env(["RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK"], 0)

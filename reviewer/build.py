@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from corpus.dataset import default_train_split
 from reviewer.config import ReviewConfig
 from reviewer.fewshot import load_fewshot
 from reviewer.models.registry import create_model
@@ -21,10 +22,12 @@ def build_reviewer(
     timeout: float | None = None,
     transcript: bool = True,
 ) -> PaperReviewer:
+    """The reviewer ``config`` names. The offline model gets the default benchmark's train split
+    under ``data_dir`` to train on (without a data root, it is the last model trained)."""
     if config.model == "embedded":
         from reviewer.embedded import create_embedded_reviewer
 
-        return create_embedded_reviewer(config, data_dir=data_dir)
+        return create_embedded_reviewer(config, default_train_split(data_dir))
     examples = load_fewshot(config.fewshot, data_dir)
     model = create_model(
         config.model,

@@ -38,6 +38,11 @@ class LiveSite:
         files = [run_dir / name for run_dir in self.run_dirs for name in (MANIFEST, RECORDS, "metrics.json")]
         return tuple((f.stat().st_mtime_ns, f.stat().st_size) if f.exists() else None for f in files)
 
+    def current(self) -> tuple[Path | None, int]:
+        """The folder being served and its version, as one rebuild left them."""
+        with self._lock:
+            return self.folder, self.version
+
     def refresh(self) -> bool:
         """Rebuild if the runs changed; True when a new version is served."""
         stamp = self._current_stamp()
@@ -62,7 +67,8 @@ class LiveSite:
 class _Handler(SimpleHTTPRequestHandler):
     def __init__(self, *args, site: LiveSite, **kwargs):
         self.site = site
-        super().__init__(*args, directory=str(site.folder or site.work), **kwargs)
+        self.folder, self.served_version = site.current()
+        super().__init__(*args, directory=str(self.folder or site.work), **kwargs)
 
     def log_message(self, *args) -> None:
         return
@@ -70,10 +76,22 @@ class _Handler(SimpleHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/_version":
             self._reply(200, str(self.site.version).encode(), "text/plain")
-        elif self.site.folder is None:
+        elif self.folder is None:
             self._reply(503, WAITING % html.escape(self.site.error or "no records yet").encode(), "text/html")
+        elif self.path.split("?", 1)[0].endswith(".html"):
+            self._page()
         else:
             super().do_GET()
+
+    def _page(self) -> None:
+        """A page stamped with the version it was built in: it reloads when /_version moves past it,
+        even when a rebuild finished before its first poll."""
+        path = Path(self.translate_path(self.path))
+        if not path.is_file():
+            self.send_error(404)
+            return
+        stamp = f'<meta name="review-bench-version" content="{self.served_version}"></head>'.encode()
+        self._reply(200, path.read_bytes().replace(b"</head>", stamp, 1), "text/html")
 
     def _reply(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)

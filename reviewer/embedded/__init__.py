@@ -1,17 +1,17 @@
-"""The offline reviewer (model string ``embedded``): a small model trained on the ICLR 2022
-train split, cached on disk, that reviews a paper on a CPU in well under a second."""
+"""The offline reviewer (model string ``embedded``): a small model trained on the train split
+its caller gives it, cached on disk, that reviews a paper on a CPU in well under a second."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from corpus.dataset import Dataset
 from reviewer.config import ReviewConfig
 from reviewer.outcome import PaperReviewer
 
 
-def create_embedded_reviewer(config: ReviewConfig, data_dir: str | Path | None = None) -> PaperReviewer:
-    """The offline reviewer; trains (and caches) the model on first use."""
+def create_embedded_reviewer(config: ReviewConfig, train_data: Dataset | None = None) -> PaperReviewer:
+    """The offline reviewer trained on ``train_data`` (trained and cached on first use); without
+    it, the last model trained."""
     from reviewer.embedded.cache import get_model
     from reviewer.embedded.reviewer import EmbeddedReviewer
 
-    return EmbeddedReviewer(get_model(data_dir), config)
+    return EmbeddedReviewer(get_model(train_data), config)

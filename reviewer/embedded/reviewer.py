@@ -2,10 +2,11 @@
 only what the model can stand behind (its numbers, the features behind them, the nearest
 train papers), never invented prose.
 
-Score mapping: Overall = the predicted rating rounded (1-10); each 1-4 sub-score =
-the rating mapped linearly onto 1-4 (``reviewer.form.sub_score_for_rating``); Decision = Accept when P(accept) reaches the
-threshold chosen out of fold on train; Confidence = 1 + round(8 * |P(accept) - 0.5|), so 1
-at a coin flip and 5 at certainty."""
+Score mapping: Overall = the calibrated predicted rating (1-10) rounded; each 1-4 sub-score =
+the rating mapped linearly onto 1-4 (``reviewer.form.sub_score_for_rating``); Decision = Accept
+when P(accept) reaches the threshold chosen out of fold on train; Confidence = 1 + round(8 *
+|P(accept) - 0.5|), so 1 at a coin flip and 5 at certainty, and 1 for a paper out of the
+training distribution (far from every train paper), which the Summary and the meta say."""
 
 from __future__ import annotations
 
@@ -31,13 +32,21 @@ def _neighbour_lines(neighbours: list[Neighbour]) -> list[str]:
             for n in neighbours]
 
 
+def _summary(prediction: Prediction) -> str:
+    summary = f"Offline model: predicted rating {prediction.rating:.2f}, P(accept) {prediction.p_accept:.2f}"
+    if prediction.out_of_distribution:
+        summary += (". Out of the training distribution, so these numbers are extrapolations: "
+                    + "; ".join(prediction.ood_reasons))
+    return summary
+
+
 def review_form(prediction: Prediction) -> ReviewForm:
     sub_score = sub_score_for_rating(prediction.rating)
+    certainty = 0.0 if prediction.out_of_distribution else abs(prediction.p_accept - 0.5)
     accepted = [n for n in prediction.neighbours if n.decision.lower().startswith("accept")][:NEIGHBOURS]
     rejected = [n for n in prediction.neighbours if not n.decision.lower().startswith("accept")][:NEIGHBOURS]
     return ReviewForm(
-        Summary=(f"Offline model: predicted rating {prediction.rating:.2f}, "
-                 f"P(accept) {prediction.p_accept:.2f}"),
+        Summary=_summary(prediction),
         Strengths=_feature_lines(prediction.raised_by),
         Weaknesses=_feature_lines(prediction.lowered_by),
         Questions=_neighbour_lines(accepted),
@@ -45,9 +54,14 @@ def review_form(prediction: Prediction) -> ReviewForm:
         **{"Ethical Concerns": False},
         **{name: sub_score for name in SUB_SCORES},
         Overall=form_score("Overall", prediction.rating),
-        Confidence=form_score("Confidence", 1 + 8 * abs(prediction.p_accept - 0.5)),
+        Confidence=form_score("Confidence", 1 + 8 * certainty),
         Decision="Accept" if prediction.accept else "Reject",
     )
+
+
+def _trained_on(model: EmbeddedModel) -> str:
+    data = model.card.data
+    return f"{data['name']} split {data['split']} ({data['n_papers']} papers)"
 
 
 class EmbeddedReviewer:
@@ -70,10 +84,12 @@ class EmbeddedReviewer:
             overall_mean=prediction.rating,
             hidden_text=paper.hidden,
             extra={
-                "offline_model": "the offline model (embedded): a TF-IDF + structure ridge trained on the ICLR 2022 train split; "
-                "the text fields are its evidence, not a reading of the paper",
+                "offline_model": "the offline model (embedded): a TF-IDF + structure ridge trained on "
+                f"{_trained_on(self.model)}; the text fields are its evidence, not a reading of the paper",
                 "predicted_rating": prediction.rating,
                 "p_accept": prediction.p_accept,
+                "out_of_distribution": prediction.out_of_distribution,
+                "ood_reasons": prediction.ood_reasons,
                 "raised_by": prediction.raised_by,
                 "lowered_by": prediction.lowered_by,
                 "neighbours": [vars(n) for n in prediction.neighbours],

@@ -28,8 +28,8 @@ from reviewer.models.base import (
 )
 from reviewer.models.pricing import LOCAL
 
-#: Used when a tokenizer carries no chat template (base models). Training data is
-#: rendered with the same function, so an adapter sees the format it was trained on.
+#: Used when a tokenizer carries no chat template (base models). Fine-tuning
+#: (finetune/train.py) needs a real chat template, which vLLM and this backend both render.
 FALLBACK_ROLE_HEADERS = {"system": "### System:\n", "user": "### User:\n", "assistant": "### Assistant:\n"}
 ADAPTER_WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 DEFAULT_CONTEXT_WINDOW = 4096

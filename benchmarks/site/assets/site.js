@@ -83,7 +83,8 @@ function followLiveRuns() {
   // Only when served by `review-bench view`: it answers /_version with a number that
   // changes whenever it rebuilt the site from the runs.
   if (!location.protocol.startsWith("http")) return;
-  let seen = null;
+  const stamp = document.querySelector('meta[name="review-bench-version"]');
+  let seen = stamp ? stamp.content : null;
   setInterval(async () => {
     try {
       const version = await (await fetch("/_version", { cache: "no-store" })).text();
