@@ -18,7 +18,7 @@ from fakes.llm_server import Fault
 from scientist_fakes import LR_EDIT
 
 from reviewer.models.registry import create_model
-from scientist.coder import AiderCoder, BuiltinCoder, aider_executable, describe_editor
+from scientist.coder import AiderCoder, BuiltinCoder, describe_editor
 from scientist.edit_blocks import OutsideFolder, confined
 from scientist.gateway import serve
 from scientist.sandbox import Sandbox
@@ -97,11 +97,11 @@ def _attacker(outside: Outside):
                          else "Nothing to change.")
 
 
-def test_aider_edits_inside_the_folder_through_the_gateway_and_nothing_outside(outside, fake_llm):
-    assert aider_executable(), "aider is not installed: run scientist/install_aider.sh"
+def test_aider_edits_inside_the_folder_through_the_gateway_and_nothing_outside(aider_bin, bwrap_works, outside,
+                                                                               fake_llm):
     server = fake_llm(_attacker(outside))
     model = create_model(MODEL, base_url=server.openai_base_url)
-    coder = AiderCoder(model, outside.folder, ["experiment.py"], Sandbox(), timeout_s=120)
+    coder = AiderCoder(model, outside.folder, ["experiment.py"], Sandbox(), timeout_s=120, executable=aider_bin)
 
     async def two_edits():
         started = time.monotonic()
@@ -135,15 +135,14 @@ def test_aider_edits_inside_the_folder_through_the_gateway_and_nothing_outside(o
     assert again.error is None and again.refused == [] and outside.traces() == []
 
 
-def test_aider_without_the_sandbox_writes_outside(outside, fake_llm, monkeypatch):
+def test_aider_without_the_sandbox_writes_outside(aider_bin, outside, fake_llm, monkeypatch):
     """The control: with --unsafe-no-sandbox the same answer reaches every target, so what stops it above
     is the sandbox (not aider, not file permissions); the result says the edits were not refused."""
-    executable = aider_executable()
     monkeypatch.setenv("PATH", str(outside.base))  # no bwrap
     sandbox = Sandbox(unsafe_no_sandbox=True)
     assert not sandbox.sandboxed
     model = create_model(MODEL, base_url=fake_llm(_attacker(outside)).openai_base_url)
-    coder = AiderCoder(model, outside.folder, ["experiment.py"], sandbox, timeout_s=120, executable=executable)
+    coder = AiderCoder(model, outside.folder, ["experiment.py"], sandbox, timeout_s=120, executable=aider_bin)
     result = asyncio.run(coder.edit("Raise the learning rate to 1e-2."))
     assert result.changed == ["experiment.py"], result
     assert sorted(outside.traces()) == sorted([f"{outside.beside} changed", f"{outside.dotfile} changed",
@@ -244,7 +243,8 @@ def test_confined_accepts_paths_that_stay_inside(tmp_path):
         confined(tmp_path, ".")
 
 
-def test_the_scientist_runs_aider_in_its_sandbox_and_records_what_confines_the_editor(tmp_path):
+def test_the_scientist_runs_aider_in_its_sandbox_and_records_what_confines_the_editor(aider_bin, bwrap_works,
+                                                                                    tmp_path):
     from scientist.loop import Scientist, ScientistSettings
 
     def scientist(coder: str) -> Scientist:
@@ -260,16 +260,15 @@ def test_the_scientist_runs_aider_in_its_sandbox_and_records_what_confines_the_e
     assert aider.isolation != builtin.isolation  # recorded apart in an idea's state
 
 
-def test_a_latexmkrc_the_editor_writes_is_not_run_by_the_compile(outside):
+@pytest.mark.parametrize("rc", ["latexmkrc", ".latexmkrc"])
+def test_a_latexmkrc_the_editor_writes_is_not_run_by_the_compile(latexmk_bin, outside, rc):
     """The editor may write any file in the idea folder; latexmk, which compiles the paper outside the
     sandbox, would run a latexmkrc there as Perl."""
     from scientist.latex import compile_pdf, require_tex
 
     require_tex()
-    if shutil.which("latexmk") is None:
-        pytest.skip("latexmk is not installed: pdflatex is run directly")
     mark = outside.elsewhere / "latexmkrc-ran"
-    (outside.folder / "latexmkrc").write_text(f'system("touch {mark}");\n')
+    (outside.folder / rc).write_text(f'system("touch {mark}");\n')
     tex = outside.folder / "paper.tex"
     tex.write_text("\\documentclass{article}\n\\begin{document}\nText.\n\\end{document}\n")
     pdf, errors = compile_pdf(tex)

@@ -5,6 +5,7 @@ named by its own base URL. Running the same command again resumes with no new ca
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
@@ -14,12 +15,13 @@ from typer.testing import CliRunner
 
 from review_bench.cli import build_app
 from scientist.latex import require_tex
+from scientist.loop import Scientist
 
 MODEL = "openai/gpt-4o-2024-05-13"
 REVIEWER_SYSTEM = "reviewing a paper submitted to a top-tier ML conference"
 
 
-def test_scientist_run_writes_the_run_folder_and_resumes(tmp_path, fake_llm, shared_datasets):
+def test_scientist_run_writes_the_run_folder_and_resumes(bwrap_works, tmp_path, fake_llm, shared_datasets):
     require_tex()
     server = fake_llm(scientist_responder(review_overall=(3, 5), ask_for_seed=True))
     review_server = fake_llm(server.responder)
@@ -103,7 +105,9 @@ def test_scientist_run_rejects_bad_values_in_one_line(tmp_path, option, message)
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
 
 
-def test_the_review_model_does_not_inherit_the_writers_base_url(tmp_path, monkeypatch):
+@pytest.fixture
+def recorded_settings(monkeypatch) -> list:
+    """``scientist run`` parses its options into settings and stops there: the settings of each run."""
     from types import SimpleNamespace
 
     import scientist.loop
@@ -120,9 +124,53 @@ def test_the_review_model_does_not_inherit_the_writers_base_url(tmp_path, monkey
             return []
 
     monkeypatch.setattr(scientist.loop, "Scientist", Recorder)
+    return seen
+
+
+def test_the_review_model_does_not_inherit_the_writers_base_url(tmp_path, recorded_settings):
     base = ["scientist", "run", "--template", "diffusion_2d", "--out", str(tmp_path), "--model", MODEL,
             "--review-model", "anthropic/claude-sonnet-5", "--base-url", "http://127.0.0.1:9/v1"]
     assert CliRunner().invoke(build_app(), base).exit_code == 0
     assert CliRunner().invoke(build_app(), [*base, "--review-base-url", "http://127.0.0.1:8/"]).exit_code == 0
-    assert [(s.base_url, s.review_base_url) for s in seen] == [
+    assert [(s.base_url, s.review_base_url) for s in recorded_settings] == [
         ("http://127.0.0.1:9/v1", None), ("http://127.0.0.1:9/v1", "http://127.0.0.1:8/")]
+
+
+def test_price_and_reasoning_effort_reach_the_writer_and_the_reviewer(tmp_path, recorded_settings, fake_llm):
+    """--price/--reasoning-effort set the writing model's, --review-* the reviewer's: the writer's calls ask
+    a reasoning model for that effort and cost that price, the reviewer's config carries its own."""
+    from reviewer.models.base import ChatMessage, GenerateConfig
+    from reviewer.models.pricing import Price
+
+    server = fake_llm(lambda seen: "An idea.")
+    writer = "openai/o4-mini"
+    result = CliRunner().invoke(build_app(), [
+        "scientist", "run", "--template", "diffusion_2d", "--out", str(tmp_path), "--model", writer,
+        "--base-url", server.openai_base_url, "--review-model", "anthropic/claude-sonnet-5",
+        "--price", "in=2,out=8", "--reasoning-effort", "high",
+        "--review-price", "in=1,out=4,cached=0.5", "--review-reasoning-effort", "low", "--unsafe-no-sandbox"])
+    assert result.exit_code == 0, result.output
+    (settings,) = recorded_settings
+    assert (settings.price, settings.reasoning_effort) == (Price(input=2, output=8), "high")
+    assert (settings.review_price, settings.review_reasoning_effort) == (
+        Price(input=1, output=4, cache_read=0.5), "low")
+
+    scientist = Scientist(settings)  # the real one: recorded_settings replaced it in scientist.loop only
+    review = scientist.review_config
+    assert (review.model, review.price, review.reasoning_effort) == (
+        "anthropic/claude-sonnet-5", settings.review_price, "low")
+
+    async def two_calls():
+        default = await scientist.model.generate([ChatMessage("user", "An idea, please.")], GenerateConfig())
+        # A call that names its own effort keeps it.
+        own = await scientist.model.generate([ChatMessage("user", "Again.")], GenerateConfig(reasoning_effort="low"))
+        await scientist.model.aclose()
+        return [default.usage, own.usage]
+
+    usages = asyncio.run(two_calls())
+    first, second = server.requests
+    assert first.body["model"] == "o4-mini" and first.body["reasoning_effort"] == "high"
+    assert second.body["reasoning_effort"] == "low"
+    assert all(usage.input_tokens > 0 for usage in usages)
+    assert scientist.model.stats.cost_usd == pytest.approx(sum(Price(input=2, output=8).cost(u) for u in usages))
+    assert f"{writer} priced by --price" in scientist.model.notes
