@@ -40,6 +40,18 @@ class CodeIdentity(BaseModel):
     blinding: str = ""
 
 
+AttackKind = Literal["visible", "hidden"]
+
+
+class AttackInfo(BaseModel):
+    """An attacked run (``run --attack``): which papers got which instruction, how."""
+
+    kind: AttackKind
+    share: float
+    instruction: str
+    paper_ids: list[str] = Field(default_factory=list)
+
+
 class SubsetInfo(BaseModel):
     """A fixed subset of the split, chosen by a rule before any review (``--length-matched``)."""
 
@@ -73,6 +85,8 @@ class RunManifest(BaseModel):
     #: Whether the papers predate the model's training cutoff (``benchmarks.cutoff``).
     training_cutoff: CutoffCheck | None = None
     notes: list[str] = Field(default_factory=list)
+    #: Set when a share of the papers carried an instruction to the reviewer (``run --attack``).
+    attack: AttackInfo | None = None
 
 
 class PaperRecord(BaseModel):
@@ -135,6 +149,6 @@ def record_from_outcome(
         meta=meta.model_dump(
             mode="json",
             include={"model", "cached_calls", "threshold", "truncated", "truncation", "failures",
-                     "hidden_text", "extra"},
+                     "hidden_text", "injection", "extra"},
         ),
     )

@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from benchmarks.records import AttackKind
 from corpus.dataset import TextMode
 from reviewer.cli_errors import EXIT_BUDGET, EXIT_QUOTA, fail, user_errors
 from reviewer.cli_options import ReviewOptions, with_review_options
@@ -60,6 +61,12 @@ def run(
     allow_code_change: Annotated[bool, typer.Option(
         "--allow-code-change", help="Resume a run begun under other code (version, prompts, blinding); "
         "the change is recorded.")] = False,
+    attack: Annotated[Optional[AttackKind], typer.Option(
+        "--attack", help="Add an instruction to the reviewer to a share of the rejected papers, as visible text or "
+        "hidden in a typeset PDF, and report the accept-flip rate against the same papers unattacked.",
+        show_default=False)] = None,
+    attack_share: Annotated[float, typer.Option(
+        "--attack-share", min=0.0, max=1.0, help="With --attack: the share of the rejected papers attacked.")] = 0.2,
     no_transcript: Annotated[bool, typer.Option(
         "--no-transcript", help="Do not keep each paper's model calls (transcripts.jsonl.gz).")] = False,
     dry_run: Annotated[bool, typer.Option(
@@ -87,6 +94,9 @@ def run(
         raise fail("--body-only needs --text blind")
     if as_json and not dry_run:
         raise fail("--json goes with --dry-run")
+    if attack and (dry_run or max_cost is not None or batch):
+        # The unattacked baseline is a second run that neither the ceiling nor the budget counts.
+        raise fail("--attack does not go with --dry-run, --max-cost or --batch")
     config, data_dir = review.config, review.data_dir
     try:
         data = open_dataset(benchmark, dataset, split, data_dir)
@@ -108,6 +118,10 @@ def run(
     _check_cost_options(reviewer, max_cost=max_cost, batch=batch)
     manifest = _manifest(config, data, fingerprint.result(), text_mode=text_mode, n_papers=len(papers),
                          limit=limit, blinded=text == "blind", subset=subset, transcripts=not no_transcript)
+    if attack:
+        from benchmarks.attack import plan_attack
+
+        manifest.attack = plan_attack(papers, attack, attack_share)
     try:
         store = RunStore.open(run_dir or _default_run_dir(manifest), manifest, allow_code_change=allow_code_change)
     except RunStoreError as exc:
@@ -118,6 +132,12 @@ def run(
     # The prompts from the texts as served: blinding only shortens them, so this is a ceiling too,
     # and it costs no blinding before the first request.
     _announce_ceiling(reviewer, todo, paper_loader("raw", max_pages=config.max_pages), batch=batch)
+    if attack:
+        from benchmarks.attack import run_baseline
+
+        load = run_baseline(store, papers, load, lambda: _build_reviewer(
+            review, concurrency=concurrency, refresh_cache=retry_failed, transcript=not no_transcript),
+            concurrency=concurrency, retry_failed=retry_failed, allow_code_change=allow_code_change, console=err)
     _run(store, papers, reviewer, load, concurrency=concurrency, retry_failed=retry_failed,
          resume_hint=None if run_dir else store.run_dir, budget=_budget(reviewer, max_cost, batch=batch),
          batcher=_batcher(reviewer, store.run_dir, poll=batch_poll) if batch else None)

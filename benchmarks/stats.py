@@ -54,6 +54,16 @@ def correlations(score: np.ndarray, human: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float | None, float | None]:
+    """Wilson score interval of a proportion (sound at 0 and n successes, unlike the bootstrap)."""
+    if n == 0:
+        return None, None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
 def point_and_interval(
     metric, *columns: np.ndarray, seed: int = BOOTSTRAP_SEED, resamples: int = BOOTSTRAP_RESAMPLES
 ) -> tuple[dict, dict]:

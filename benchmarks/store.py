@@ -170,6 +170,7 @@ def _difference(old: RunManifest, new: RunManifest) -> str | None:
         ("config", old.config_hash, new.config_hash),
         ("dataset", old.dataset.fingerprint, new.dataset.fingerprint),
         ("text mode", old.dataset.text_mode, new.dataset.text_mode),
+        ("attack", old.attack, new.attack),
         ("subset", old.subset and old.subset.rule, new.subset and new.subset.rule),
     ]
     for what, before, now in checks:

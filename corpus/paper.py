@@ -10,12 +10,31 @@ from pydantic import BaseModel, Field
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".tex"}
 
 
+class HiddenSpan(BaseModel):
+    """One stretch of hidden text: where, why, and what it says."""
+
+    page: int
+    #: invisible, transparent, low_contrast, covered, clipped, off_page, tiny,
+    #: unseen_when_rendered (the pixels decided) or glyph_mismatch (the font's characters lie).
+    reason: str
+    excerpt: str
+
+
 class HiddenText(BaseModel):
     """Text in a PDF that a human reader cannot see, kept out of the prompt."""
 
     count: int = 0
+    #: The reported spans' text, joined and cut to a few hundred characters.
     excerpt: str = ""
     reasons: dict[str, int] = Field(default_factory=dict)
+    #: The reported spans (the first fifty).
+    spans: list[HiddenSpan] = Field(default_factory=list)
+    #: Hidden spans kept out of the prompt but not reported: digits and symbols without a word
+    #: (clipped axis ticks, white padding zeros), or pieces of text the pages show elsewhere
+    #: (a watermark half covered by a figure).
+    unreported: int = 0
+    #: What the reader could not check (e.g. OCR not installed).
+    notes: list[str] = Field(default_factory=list)
 
 
 class PaperInputError(Exception):

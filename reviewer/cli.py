@@ -59,13 +59,8 @@ def review(
         raise fail(str(exc)) from None
     except QuotaExhausted as exc:
         raise fail(f"the provider's quota is spent: {exc}", code=EXIT_QUOTA) from None
-    hidden = outcome.meta.hidden_text
-    if hidden and hidden.count:
-        typer.echo(
-            f"warning: {hidden.count} hidden text span(s) in {paper} were kept out of the prompt "
-            f"({', '.join(f'{k}: {v}' for k, v in hidden.reasons.items())}): {hidden.excerpt!r}",
-            err=True,
-        )
+    for line in paper_warnings(outcome.meta, paper):
+        typer.echo(line, err=True)
     if outcome.meta.truncated:
         t = outcome.meta.truncation
         typer.echo(
@@ -87,6 +82,25 @@ def review(
         sys.stdout.write(text)
     if not outcome.ok:
         raise fail(f"the review failed: {outcome.failure.message}", code=1)
+
+
+def paper_warnings(meta, paper: Path) -> list[str]:
+    """One line each: hidden text kept out, instructions to an LLM reviewer left in, checks not made."""
+    lines = []
+    hidden = meta.hidden_text
+    if hidden and hidden.count:
+        lines.append(
+            f"warning: {hidden.count} hidden text span(s) in {paper} were kept out of the prompt "
+            f"({', '.join(f'{k}: {v}' for k, v in hidden.reasons.items())}): {hidden.excerpt!r}"
+        )
+    injection = meta.injection
+    if injection and injection.count:
+        lines.append(
+            f"warning: {paper} addresses {injection.count} instruction(s) to an LLM reviewer; they stay in the "
+            f"text, which the prompt frames as data: {injection.matches[0].excerpt!r}"
+        )
+    lines += [f"note: {note}" for note in (hidden.notes if hidden else [])]
+    return lines
 
 
 async def _review_once(reviewer, paper):

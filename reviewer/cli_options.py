@@ -6,12 +6,13 @@ one ``review: ReviewOptions`` argument.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, get_args
 
 import typer
 from pydantic import ValidationError
@@ -63,6 +64,19 @@ OPTIONS: dict[str, tuple[object, object]] = {
     "timeout": (Annotated[float, typer.Option("--timeout", min=1.0, help="Seconds before one request is retried.")], 600.0),
 }
 NOT_CONFIG = {"data_dir", "no_cache", "timeout"}
+
+
+def option(name: str, flag: str | None = None):
+    """The annotation of the reviewer option ``name`` for another command's parameter, under another ``flag``
+    if given (``--review-price`` where ``--price`` is taken by another model)."""
+    annotation, _ = OPTIONS[name]
+    if flag is None:
+        return annotation
+    kind, info = get_args(annotation)
+    renamed = copy.copy(info)
+    # In an Annotated option typer reads the flags from the option's first argument (kept as its default).
+    renamed.default, renamed.param_decls = flag, ()
+    return Annotated[kind, renamed]
 
 
 @dataclass(frozen=True)

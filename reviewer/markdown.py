@@ -47,4 +47,6 @@ def outcome_markdown(outcome: ReviewOutcome) -> str:
         lines.append(f"\nThe paper was cut to fit the context window: {meta.truncation}")
     if meta.hidden_text and meta.hidden_text.count:
         lines.append(f"\nHidden text kept out of the prompt: {meta.hidden_text.count} spans")
+    if meta.injection and meta.injection.count:
+        lines.append(f"\nInstructions to an LLM reviewer in the paper: {meta.injection.count}")
     return "\n".join(lines) + "\n"

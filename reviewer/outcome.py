@@ -6,6 +6,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from corpus.injection import InjectionReport, find_injections
 from corpus.paper import HiddenText, Paper
 from reviewer.form import ReviewForm
 from reviewer.transcript import Transcript
@@ -29,11 +30,19 @@ class ReviewMeta(BaseModel):
     #: Ensemble members dropped because they never parsed, repairs asked for, etc.
     failures: dict = Field(default_factory=dict)
     hidden_text: HiddenText | None = None
+    #: Instructions addressed to an LLM reviewer in the text the model was shown.
+    injection: InjectionReport | None = None
     #: Free-form details a reviewer wants to keep (e.g. the offline model's evidence).
     extra: dict = Field(default_factory=dict)
     #: Who priced the calls, and what of the configuration the model did not take (a temperature
     #: not applied, a parameter dropped after the API rejected it).
     notes: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def for_paper(cls, paper: Paper, **fields) -> ReviewMeta:
+        """The meta of a review of ``paper``: what the reader kept out of it, and the
+        instructions to an LLM reviewer left in it."""
+        return cls(hidden_text=paper.hidden, injection=find_injections(paper.text), **fields)
 
 
 class ReviewFailure(BaseModel):

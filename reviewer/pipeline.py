@@ -24,7 +24,7 @@ from reviewer.models.pricing import add_costs
 from reviewer.models.wrapper import Model
 from reviewer.outcome import ReviewFailure, ReviewMeta, ReviewOutcome
 from reviewer.parsing import ReviewParseError, parse_review, says_done
-from reviewer.prompts import render
+from reviewer.prompts import as_data, render
 from reviewer.tokens import Fitted, fit_text
 from reviewer.transcript import AnswerRef, TranscriptRecorder
 
@@ -107,7 +107,7 @@ def review_prompt(
             f"the prompt leaves {available} tokens for the paper in a {context_window}-token window; "
             "use fewer few-shot examples, fewer reflections or a smaller --max-tokens"
         )
-    fitted = fit_text(paper_text, available, count_tokens)
+    fitted = fit_text(as_data(paper_text), available, count_tokens)
     user = render("review_request", form=form, examples=examples_block, paper=fitted.text)
     return ReviewPrompt([ChatMessage("system", system), ChatMessage("user", user, cache_prefix=True)], fitted,
                         examples_block)
@@ -175,8 +175,8 @@ class LLMReviewer:
     async def review(self, paper: Paper) -> ReviewOutcome:
         started = time.monotonic()
         session = _Session(self.model, TranscriptRecorder(self.model.name))
-        meta = ReviewMeta(model=self.model.name, config=self.config.model_dump(mode="json"),
-                          threshold=self.config.threshold, hidden_text=paper.hidden)
+        meta = ReviewMeta.for_paper(paper, model=self.model.name, config=self.config.model_dump(mode="json"),
+                                    threshold=self.config.threshold)
         review: ReviewForm | None = None
         failure: ReviewFailure | None = None
         try:

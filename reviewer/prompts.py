@@ -15,6 +15,7 @@ from corpus.files import files_fingerprint
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+PAPER_DELIMITER = re.compile(r"<\s*/?\s*paper\s*>", re.IGNORECASE)
 
 
 class PromptError(ValueError):
@@ -46,6 +47,12 @@ def render_text(template: str, name: str = "<template>", **values) -> str:
 
 def render(name: str, directory: Path = TEMPLATE_DIR, **values) -> str:
     return render_text(load_template(name, directory), name, **values)
+
+
+def as_data(paper: str) -> str:
+    """The paper's text with the lines that delimit it in the review request (``<paper>``,
+    ``</paper>``) made inert, so that a paper cannot close its own frame and speak outside it."""
+    return PAPER_DELIMITER.sub(lambda m: m.group(0).replace("<", "< "), paper)
 
 
 def templates_fingerprint(directory: Path = TEMPLATE_DIR) -> str:

@@ -5,15 +5,32 @@ from __future__ import annotations
 import asyncio
 import functools
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, get_args
 
 import typer
 
 from reviewer.cli_errors import fail, user_errors
-from reviewer.cli_options import DataDir, NoCache, ReviewOptions, with_review_options
-from reviewer.models.pricing import format_cost
+from reviewer.cli_options import DataDir, NoCache, ReviewOptions, option, with_review_options
+from reviewer.config import ReasoningEffort
+from reviewer.models.pricing import Price, format_cost
 
 app = typer.Typer(help="The AI-Scientist loop: write papers, review them, revise.", no_args_is_help=True)
+#: The reviewer's --price and --reasoning-effort, for --model here, and again for --review-model.
+WriterPrice = option("price")
+WriterEffort = option("reasoning_effort")
+ReviewPrice = option("price", "--review-price")
+ReviewEffort = option("reasoning_effort", "--review-reasoning-effort")
+
+
+def _model_settings(flags: str, price: str | None, effort: str | None) -> tuple[Price | None, str | None]:
+    """``--price`` and ``--reasoning-effort`` (``flags`` prefixes their names) checked, the price parsed."""
+    efforts = get_args(ReasoningEffort)
+    if effort is not None and effort not in efforts:
+        raise fail(f"--{flags}reasoning-effort must be one of {', '.join(efforts)}")
+    try:
+        return (Price.parse(price) if price else None), effort
+    except ValueError as exc:
+        raise fail(f"--{flags}price: {exc}") from None
 
 
 @app.command("templates")
@@ -39,6 +56,10 @@ def run(
     base_url: Annotated[Optional[str], typer.Option("--base-url", help="Server of --model.")] = None,
     review_base_url: Annotated[Optional[str], typer.Option(
         "--review-base-url", help="Server of --review-model (not inherited from --base-url).")] = None,
+    price: WriterPrice = None,
+    reasoning_effort: WriterEffort = None,
+    review_price: ReviewPrice = None,
+    review_reasoning_effort: ReviewEffort = None,
     data_dir: DataDir = None,
     literature: Annotated[str, typer.Option("--literature", help="auto, online or offline.")] = "auto",
     run_timeout: Annotated[float, typer.Option("--run-timeout", min=1.0, help="Seconds per experiment run.")] = 600.0,
@@ -50,8 +71,8 @@ def run(
     no_cache: NoCache = False,
     gpu: Annotated[bool, typer.Option("--gpu", help="Let experiments use the NVIDIA GPUs (/dev/nvidia*).")] = False,
     unsafe_no_sandbox: Annotated[bool, typer.Option(
-        "--unsafe-no-sandbox", help="Where bubblewrap cannot start, run the model-written experiments without "
-        "isolation, with your full access (recorded in the run).")] = False,
+        "--unsafe-no-sandbox", help="Where bubblewrap cannot start, run the model-written experiments and the "
+        "code editor (aider) without isolation, with your full access (recorded in the run).")] = False,
 ) -> None:
     """Generate ideas, run experiments in the sandbox, write papers, review and revise them."""
     import os
@@ -73,12 +94,15 @@ def run(
         raise fail("--literature must be auto, online or offline")
     if revise_experiments not in ("auto", "always", "never"):
         raise fail("--revise-experiments must be auto, always or never")
+    price, reasoning_effort = _model_settings("", price, reasoning_effort)
+    review_price, review_reasoning_effort = _model_settings("review-", review_price, review_reasoning_effort)
     settings = ScientistSettings(
         template=template, out=out, model=model, review_model=review_model, num_ideas=num_ideas, rounds=rounds,
         target=target, coder=coder, base_url=base_url, review_base_url=review_base_url,
         data_dir=str(data_dir or os.environ.get("REVIEW_BENCH_DATA") or "") or None, literature=literature,
         run_timeout_s=run_timeout, max_runs=max_runs, check_novelty=not no_novelty, use_cache=not no_cache,
-        revise_experiments=revise_experiments, gpu=gpu, unsafe_no_sandbox=unsafe_no_sandbox,
+        revise_experiments=revise_experiments, gpu=gpu, unsafe_no_sandbox=unsafe_no_sandbox, price=price,
+        reasoning_effort=reasoning_effort, review_price=review_price, review_reasoning_effort=review_reasoning_effort,
     )
     status: dict[str, str] = {}
     console = Console(stderr=True)
@@ -91,7 +115,7 @@ def run(
 
     try:
         scientist = Scientist(settings)
-        typer.echo(scientist.sandbox.isolation.describe())
+        typer.echo(scientist.isolation.describe())
         with Live(table(), console=console, refresh_per_second=4) as live:
             def progress(idea: str, message: str) -> None:
                 status[idea] = message

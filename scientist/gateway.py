@@ -1,14 +1,17 @@
-"""A loopback OpenAI-compatible ``/v1/chat/completions`` server in front of a wrapped Model,
-so that a separate process (aider) makes its LLM calls through our retries, cache and
-cost accounting, whatever backend the Model has (openai/, anthropic/, hf/, mock/)."""
+"""A local OpenAI-compatible ``/v1/chat/completions`` server (on 127.0.0.1, or on a Unix socket
+for a client in a sandbox) in front of a wrapped Model, so that a separate process (aider) makes
+its LLM calls through our retries, cache and cost accounting, whatever backend the Model has
+(openai/, anthropic/, hf/, mock/)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socketserver
 import threading
 from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import AsyncIterator
 
 from reviewer.models.base import ChatMessage, Completion, GenerateConfig
@@ -63,7 +66,7 @@ def openai_response(completion: Completion, model: str) -> dict:
     }
 
 
-def _handler(model: Model, loop: asyncio.AbstractEventLoop) -> type[BaseHTTPRequestHandler]:
+def _handler(model: Model, loop: asyncio.AbstractEventLoop, replies: list[str]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -85,6 +88,7 @@ def _handler(model: Model, loop: asyncio.AbstractEventLoop) -> type[BaseHTTPRequ
                 # The Model has already retried; a status the client would retry (429, 5xx) would
                 # only repeat the whole round of retries, so every failure is final here.
                 return self._error(400, f"the model failed after the gateway's retries: {exc}")
+            replies.append(completion.texts[0])
             self._send(200, openai_response(completion, body.get("model", GATEWAY_MODEL)))
 
         def _error(self, status: int, message: str) -> None:
@@ -101,18 +105,31 @@ def _handler(model: Model, loop: asyncio.AbstractEventLoop) -> type[BaseHTTPRequ
     return Handler
 
 
+class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
 @asynccontextmanager
-async def serve(model: Model) -> AsyncIterator[str]:
-    """Serve ``model`` on 127.0.0.1 (a free port) while the block runs; yields the ``/v1`` base URL.
+async def serve(model: Model, *, unix_socket: Path | None = None,
+                replies: list[str] | None = None) -> AsyncIterator[str]:
+    """Serve ``model`` while the block runs: on 127.0.0.1 (a free port), yielding the ``/v1`` base URL, or on
+    ``unix_socket``, yielding its path (for a client in a sandbox without network, through ``coder_relay``).
+    Each answer's first text is appended to ``replies``.
 
     Requests run on the caller's event loop, so the block must not block that loop
     (run the client with ``asyncio.to_thread``)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(model, asyncio.get_running_loop()))
-    server.daemon_threads = True
+    handler = _handler(model, asyncio.get_running_loop(), [] if replies is None else replies)
+    if unix_socket is None:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        address = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    else:
+        server = _UnixServer(str(unix_socket), handler)
+        address = str(unix_socket)
     thread = threading.Thread(target=server.serve_forever, name="llm-gateway", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+        yield address
     finally:
         await asyncio.to_thread(server.shutdown)  # returns within serve_forever's poll interval
         server.server_close()

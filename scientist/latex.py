@@ -51,7 +51,9 @@ def compile_pdf(tex: Path, *, timeout: float = 120.0) -> tuple[Path | None, list
     pdf = folder / f"{stem}.pdf"
     pdf.unlink(missing_ok=True)
     if shutil.which("latexmk"):
-        steps = [["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-f", tex.name]]
+        # -norc: a latexmkrc is Perl that latexmk would run here, outside the sandbox, and the code editor
+        # can write one into the paper's folder.
+        steps = [["latexmk", "-norc", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-f", tex.name]]
     else:
         latex = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name]
         steps = [latex, ["bibtex", stem], latex, latex]

@@ -7,7 +7,7 @@ import csv
 import json
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -15,11 +15,11 @@ from pydantic import BaseModel, Field
 
 from corpus.paper import load_paper
 from reviewer.build import build_reviewer
-from reviewer.config import ReviewConfig
-from reviewer.models.pricing import add_costs
+from reviewer.config import ReasoningEffort, ReviewConfig
+from reviewer.models.pricing import Price, add_costs
 from reviewer.models.registry import create_model
 from reviewer.outcome import ReviewOutcome
-from scientist.coder import Coder, CoderKind, make_coder
+from scientist.coder import Coder, CoderKind, describe_editor, make_coder
 from scientist.experiments import ExperimentStage
 from scientist.ideas import Archive, Idea, check_novelty, generate_idea
 from scientist.literature import LiteratureMode, make_literature
@@ -57,8 +57,13 @@ class ScientistSettings:
     use_cache: bool = True
     revise_experiments: ReviseExperiments = "auto"
     gpu: bool = False
-    #: Run experiments without the sandbox where bubblewrap cannot start (recorded in each idea's state).
+    #: Run experiments and aider without the sandbox where bubblewrap cannot start (recorded in each idea's state).
     unsafe_no_sandbox: bool = False
+    #: The writing model's price when the tables lack it, and its reasoning effort (None: its default).
+    price: Price | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    review_price: Price | None = None
+    review_reasoning_effort: ReasoningEffort | None = None
 
 
 class RoundRecord(BaseModel):
@@ -81,8 +86,10 @@ class IdeaState(BaseModel):
     rounds: list[RoundRecord] = Field(default_factory=list)
     timings_s: dict[str, float] = Field(default_factory=dict)
     skipped: str | None = None
-    #: What held this idea's experiment runs (one entry per distinct sandbox, e.g. across resumes).
+    #: What held this idea's experiment runs and code edits (one entry per distinct sandbox, e.g. across resumes).
     isolation: list[Isolation] = Field(default_factory=list)
+    #: The writing model's notes: who priced its calls, parameters it was asked for but not given.
+    notes: list[str] = Field(default_factory=list)
 
     @classmethod
     def load(cls, folder: Path, name: str) -> "IdeaState":
@@ -102,10 +109,15 @@ class Scientist:
     def __post_init__(self):
         s = self.settings
         self.template = load_template(s.template)
-        self.model = create_model(s.model, base_url=s.base_url, use_cache=s.use_cache)
+        self.review_config = ReviewConfig(model=s.review_model, base_url=s.review_base_url, price=s.review_price,
+                                          reasoning_effort=s.review_reasoning_effort)
+        self.model = create_model(s.model, base_url=s.base_url, use_cache=s.use_cache, price=s.price,
+                                  reasoning_effort=s.reasoning_effort)
         self.literature = make_literature(s.literature, s.data_dir)
         self.sandbox = Sandbox(SandboxLimits(timeout_s=s.run_timeout_s), data_dir=s.data_dir, gpu=s.gpu,
                                unsafe_no_sandbox=s.unsafe_no_sandbox)
+        #: What holds the experiments and the code editor; printed once and recorded in each idea's state.
+        self.isolation = replace(self.sandbox.isolation, editor=describe_editor(s.coder, self.sandbox.sandboxed))
         s.out.mkdir(parents=True, exist_ok=True)
         self.archive = Archive(s.out / "ideas.json", self.template.seed_ideas)
 
@@ -116,7 +128,7 @@ class Scientist:
 
     def _coder_for(self, folder: Path):
         kind = self.settings.coder
-        return lambda files: make_coder(kind, model=self.model, folder=folder, files=files)
+        return lambda files: make_coder(kind, model=self.model, folder=folder, files=files, sandbox=self.sandbox)
 
     async def run(self) -> list[IdeaState]:
         plan_path = self.settings.out / "plan.json"
@@ -144,10 +156,14 @@ class Scientist:
             if stage in state.done or state.skipped:
                 continue
             say(stage)
+            if self.isolation not in state.isolation:
+                state.isolation.append(self.isolation)
+                state.save(folder)
             started = time.monotonic()
             await getattr(self, f"_{stage}")(idea, folder, state, say)
             state.timings_s[stage] = round(state.timings_s.get(stage, 0.0) + time.monotonic() - started, 2)
             state.done.append(stage)
+            state.notes += [note for note in self.model.notes if note not in state.notes]
             state.save(folder)
         say("finished" if not state.skipped else f"skipped: {state.skipped}")
         return state
@@ -162,15 +178,12 @@ class Scientist:
         if not state.novel:
             state.skipped = "not novel"
 
-    def _experiment_stage(self, idea: Idea, folder: Path, state: IdeaState, say) -> ExperimentStage:
-        if self.sandbox.isolation not in state.isolation:
-            state.isolation.append(self.sandbox.isolation)
-            state.save(folder)
+    def _experiment_stage(self, idea: Idea, folder: Path, say) -> ExperimentStage:
         return ExperimentStage(idea_dir=folder, idea=idea, sandbox=self.sandbox, coder_for=self._coder_for(folder),
                                max_runs=self.settings.max_runs, max_fixes=self.settings.max_fixes, log=say)
 
     async def _experiments(self, idea: Idea, folder: Path, state: IdeaState, say) -> None:
-        report = await self._experiment_stage(idea, folder, state, say).run()
+        report = await self._experiment_stage(idea, folder, say).run()
         if not report.successful_runs:
             state.skipped = "no experiment run succeeded"
 
@@ -187,8 +200,7 @@ class Scientist:
 
     async def _review(self, idea: Idea, folder: Path, state: IdeaState, say) -> None:
         s = self.settings
-        reviewer = build_reviewer(ReviewConfig(model=s.review_model, base_url=s.review_base_url),
-                                  data_dir=s.data_dir, use_cache=s.use_cache)
+        reviewer = build_reviewer(self.review_config, data_dir=s.data_dir, use_cache=s.use_cache)
         writer = self._writeup_stage(idea, folder, say)
         coder = self._coder_for(folder)(["latex/template.tex"])
         try:
@@ -220,7 +232,7 @@ class Scientist:
         record = None
         if plan is not None:
             say("running the experiment the review asked for")
-            record = await self._experiment_stage(idea, folder, state, say).revision_run(
+            record = await self._experiment_stage(idea, folder, say).revision_run(
                 render("experiment_revision", plan=plan, **feedback))
             writer.copy_figures()
         new_run = (f"Run {record.run} was made for this review (status {record.status}); report its results."

@@ -6,7 +6,8 @@ lives in its own pid namespace, so nothing it starts outlives it. The limits sta
 the child: this process keeps the wall clock and kills the sandbox at the deadline; memory
 and processes are held by a cgroup or rlimits (``sandbox_limits.py``). Where bwrap cannot
 start, the sandbox refuses to run unless the caller allows running unsandboxed
-(``--unsafe-no-sandbox``), and ``Isolation`` records that it did.
+(``--unsafe-no-sandbox``), and ``Isolation`` records that it did. The code editor (aider,
+``coder.py``) runs in it too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -72,16 +73,19 @@ class Isolation:
     gpu: tuple[str, ...]
     #: Why bubblewrap could not start, when the run goes unsandboxed by --unsafe-no-sandbox.
     unsandboxed_because: str | None = None
+    #: What confines the code editor (aider or the built-in coder), when one edits the experiments.
+    editor: str | None = None
 
     def describe(self) -> str:
         limits = (f"memory {self.memory_mb} MB by {self.memory_limit}; processes {self.max_procs} by "
                   f"{self.process_limit}; wall clock {self.timeout_s:.0f} s kept by the parent; "
                   f"gpu {', '.join(self.gpu) or 'none'}")
+        editor = f"; code editor: {self.editor}" if self.editor else ""
         if self.mechanism == "none":
             return (f"sandbox: NONE (--unsafe-no-sandbox; bubblewrap cannot start: {self.unsandboxed_because}): "
-                    f"experiments run with your full access to files and network; {limits}")
+                    f"experiments run with your full access to files and network; {limits}{editor}")
         return (f"sandbox: bubblewrap, namespaces {', '.join(self.namespaces)}; network {self.network}; "
-                f"writable: {', '.join(self.writable)}; {', '.join(self.hardening)}; {limits}")
+                f"writable: {', '.join(self.writable)}; {', '.join(self.hardening)}; {limits}{editor}")
 
 
 @dataclass
@@ -132,11 +136,12 @@ class Sandbox:
         data = [str(Path(self.data_dir) / "templates_data")] if self.data_dir else []
         return [*data, *(str(Path(p).resolve()) for p in extra)]
 
-    def _command(self, folder: Path, readable: list[str | Path], info_fd: int) -> list[str]:
+    def _command(self, folder: Path, readable: list[str | Path], info_fd: int, python: str,
+                 limits: SandboxLimits) -> list[str]:
         if not self.sandboxed:
-            return [sys.executable]
-        return [*bwrap_command(folder, read_only=self._readable(readable), tmp_bytes=self.limits.memory_mb << 20,
-                               devices=self.devices, info_fd=info_fd), sys.executable]
+            return [python]
+        return [*bwrap_command(folder, read_only=self._readable(readable), tmp_bytes=limits.memory_mb << 20,
+                               devices=self.devices, info_fd=info_fd, python=python), python]
 
     def _measure(self, unsafe_no_sandbox: bool) -> Isolation:
         """Start the sandbox once to see that it works and which namespaces it really gets."""
@@ -167,9 +172,9 @@ class Sandbox:
         return Isolation("none", (), "host", ("everything you can write",), (), unsandboxed_because=failure,
                          **common)
 
-    def _environment(self, folder: Path) -> dict[str, str]:
+    def _environment(self, folder: Path, python: str = sys.executable) -> dict[str, str]:
         env = {
-            "PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin",
+            "PATH": f"{os.path.dirname(python)}:/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "HOME": str(folder),
             "TMPDIR": "/tmp",
@@ -186,51 +191,58 @@ class Sandbox:
             env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
         return env
 
-    def run(self, folder: str | Path, args: list[str], *, readable: Sequence[str | Path] = ()) -> SandboxResult:
-        """Run ``python <args>`` in ``folder``, its only writable place; ``readable`` folders are visible read-only."""
+    def run(self, folder: str | Path, args: list[str], *, readable: Sequence[str | Path] = (),
+            python: str = sys.executable, env: Mapping[str, str] | None = None,
+            limits: SandboxLimits | None = None) -> SandboxResult:
+        """Run ``python <args>`` in ``folder``, its only writable place; ``readable`` folders are visible read-only.
+        ``python`` may be another interpreter (its environment is bound in read-only), ``env`` adds to the run's
+        environment, and ``limits`` replace the sandbox's own for this run."""
         folder = Path(folder).resolve()
+        limits = limits or self.limits
         overhead = BWRAP_PROCESSES if self.sandboxed else 0
-        limits = RunLimits(self.limits.memory_mb, self.limits.max_procs + overhead)
+        held = RunLimits(limits.memory_mb, limits.max_procs + overhead)
         info_read, info_write = os.pipe()
         try:
             with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
                 start = time.monotonic()
                 try:
                     process = subprocess.Popen(
-                        [*self._command(folder, list(readable), info_write), *args], cwd=folder,
-                        env=self._environment(folder), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                        preexec_fn=limits.apply_in_child, start_new_session=True,
+                        [*self._command(folder, list(readable), info_write, python, limits), *args], cwd=folder,
+                        env={**self._environment(folder, python), **(env or {})}, stdin=subprocess.DEVNULL,
+                        stdout=out, stderr=err,
+                        preexec_fn=held.apply_in_child, start_new_session=True,
                         pass_fds=(info_write,) if self.sandboxed else ())
                 finally:
                     os.close(info_write)
                 init = _open_init(info_read) if self.sandboxed else None
                 try:
-                    status, peak = self._watch(process, limits, start)
+                    status, peak = self._watch(process, held, limits.timeout_s, start)
                 finally:
-                    _kill(process, limits, init)
+                    _kill(process, held, init)
                 elapsed = time.monotonic() - start
                 stdout, stderr = _tail(out), _tail(err)
-            if status is None and limits.oom_killed():
+            if status is None and held.oom_killed():
                 status = "memory"
-            elif status is None and limits.forks_refused():
+            elif status is None and held.forks_refused():
                 status = "process_limit"
         finally:
             os.close(info_read)
-            limits.remove()
+            held.remove()
         blocked = _links_out(folder)
         if status is None:
             blocked += self._walls(process.returncode, stderr)
             status = _status_after_exit(process.returncode, stderr, blocked)
         return SandboxResult(status, process.returncode, elapsed, stdout, stderr, blocked, max(0, peak - overhead))
 
-    def _watch(self, process: subprocess.Popen, limits: RunLimits, start: float) -> tuple[Status | None, int]:
+    def _watch(self, process: subprocess.Popen, limits: RunLimits, timeout_s: float,
+               start: float) -> tuple[Status | None, int]:
         """Wait for the run to end, or stop at the wall clock or the process limit: (status, most tasks seen)."""
         peak = 0
         exited = os.pidfd_open(process.pid)  # readable once the process exits: no polling delay
         try:
             while not select.select([exited], [], [], self.limits.poll_s)[0]:
                 peak = max(peak, limits.count(process.pid))
-                if time.monotonic() - start > self.limits.timeout_s:
+                if time.monotonic() - start > timeout_s:
                     return "timeout", peak
                 if peak >= limits.max_procs or limits.forks_refused():
                     return "process_limit", peak

@@ -6,7 +6,9 @@ Python it was made from, the template data and any folder a step must read. Writ
 experiment folder and a private ``/tmp``. Nothing else of the host exists inside, the home
 folder (API keys, SSH keys, configs) included. New user, pid, network, IPC, UTS and cgroup
 namespaces: the network namespace has only its own loopback, so the host's loopback services
-(a local model server, the aider gateway) are out of reach.
+(a local model server, the aider gateway) are out of reach. A run of another interpreter (aider's)
+gets that interpreter's environment read-only instead; what it must reach, like the gateway's Unix
+socket, is bound in read-only by the caller.
 """
 
 from __future__ import annotations
@@ -48,9 +50,19 @@ def hardening() -> tuple[str, ...]:
             *(words for option, words in OPTIONAL.items() if option in bwrap_options()))
 
 
-def interpreter_paths() -> list[str]:
-    """Folders the interpreter needs outside /usr: its environment and the Python it was made from."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+@lru_cache(maxsize=8)
+def _prefixes(python: str) -> frozenset[str]:
+    """The prefixes of ``python``: this interpreter's from ``sys``, another's (e.g. aider's) by asking it."""
+    if python == sys.executable:
+        return frozenset({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
+    code = "import sys; print(sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, sep='\\n')"
+    return frozenset(subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, check=True,
+                                    timeout=60).stdout.splitlines())
+
+
+def interpreter_paths(python: str = sys.executable) -> list[str]:
+    """Folders ``python`` needs outside /usr: its environment and the Python it was made from."""
+    paths = set(_prefixes(python))
     paths |= {os.path.realpath(p) for p in paths}
     return sorted(p for p in paths if p != "/usr" and not p.startswith("/usr/"))
 
@@ -60,9 +72,10 @@ def gpu_devices() -> list[str]:
 
 
 def bwrap_command(folder: Path, *, read_only: list[str], tmp_bytes: int, devices: tuple[str, ...],
-                  info_fd: int | None = None) -> list[str]:
-    """``bwrap ... --`` for a run in ``folder`` with host ``devices`` (the GPUs); the program and its arguments
-    follow. bwrap writes the pid of the sandbox's init (pid 1 of its namespace) to ``info_fd`` as JSON."""
+                  info_fd: int | None = None, python: str = sys.executable) -> list[str]:
+    """``bwrap ... --`` for a run of ``python`` in ``folder`` with host ``devices`` (the GPUs); the program and
+    its arguments follow. bwrap writes the pid of the sandbox's init (pid 1 of its namespace) to ``info_fd``
+    as JSON."""
     options = bwrap_options()
     args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--unshare-user", "--die-with-parent",
             "--new-session", "--cap-drop", "ALL"]
@@ -78,7 +91,7 @@ def bwrap_command(folder: Path, *, read_only: list[str], tmp_bytes: int, devices
             args += ["--ro-bind", path, path]
     for name in ETC_FILES:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    for path in interpreter_paths():
+    for path in interpreter_paths(python):
         args += ["--ro-bind", path, path]
     args += ["--proc", "/proc", "--dev", "/dev"]
     size = ["--size", str(tmp_bytes)] if "--size" in options else []

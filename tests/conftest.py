@@ -15,6 +15,9 @@ for _key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPI
     os.environ.pop(_key, None)
 # The data root is found once, here; code under test sees it only where a test passes it.
 SHARED_DATA = os.environ.pop("REVIEW_BENCH_DATA", None)
+#: ./test installs aider, bubblewrap and latexmk before it runs the suite: there, one that is missing is a failure,
+#: not a skip.
+REQUIRE_TOOLS = os.environ.pop("REVIEW_BENCH_REQUIRE_TOOLS", None) == "1"
 
 
 class NetworkGuardError(RuntimeError):
@@ -62,6 +65,40 @@ def shared_datasets():
     if not (path / "iclr2022").is_dir():
         pytest.fail(f"the shared datasets are missing at {path}; set REVIEW_BENCH_DATA")
     return path
+
+
+def missing_tool(why: str):
+    """Skip a test whose tool is not here; under ./test, which installs it, fail instead."""
+    if REQUIRE_TOOLS:
+        pytest.fail(f"{why} (./test installs it)")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def aider_bin() -> str:
+    """aider's executable, found once (before a test moves HOME, where ~/.local/bin/aider is looked up)."""
+    from scientist.coder import aider_executable
+
+    return aider_executable() or missing_tool("aider is not installed: run scientist/install_aider.sh")
+
+
+@pytest.fixture(scope="session")
+def bwrap_works() -> None:
+    """bubblewrap is installed and can start its sandbox here."""
+    from scientist.sandbox import Sandbox, SandboxUnavailable
+
+    try:
+        Sandbox()
+    except SandboxUnavailable as exc:
+        missing_tool(str(exc))
+
+
+@pytest.fixture(scope="session")
+def latexmk_bin() -> str:
+    """latexmk, which compiles the scientist's papers where it is installed (pdflatex runs directly elsewhere)."""
+    import shutil
+
+    return shutil.which("latexmk") or missing_tool("latexmk is not installed: pdflatex is run directly")
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -103,35 +104,56 @@ def test_bad_input_is_one_line_exit_2(app, tmp_path, monkeypatch):
     assert result.exit_code == 2 and "--body-only needs --text blind" in result.output
 
 
-def start_and_stop_after(command, records_path, n_records, sig):
-    """Start a run, send ``sig`` once ``n_records`` records are durable, return the process."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        if records_path.exists() and records_path.read_bytes().count(b"\n") >= n_records:
-            break
-        time.sleep(0.02)
-    assert process.poll() is None, process.stderr.read()
-    process.send_signal(sig)
-    process.wait(timeout=30)
-    return process
+class HeldAnswers:
+    """Answers like ``scripted_reviewer`` until the run has ``hold_at`` durable records, then
+    holds every answer until released: the run cannot finish before the test's signal reaches
+    it, however slowly the machine runs the test."""
+
+    def __init__(self, records_path):
+        self.records_path = records_path
+        self.answer = scripted_reviewer()
+        self.hold_at = 0
+        self.released = threading.Event()
+
+    def records(self) -> int:
+        return self.records_path.read_bytes().count(b"\n") if self.records_path.exists() else 0
+
+    def __call__(self, seen):
+        if self.records() >= self.hold_at:
+            self.released.wait(timeout=60)
+        return self.answer(seen)
+
+    def stop_after(self, command, n_records, sig):
+        """Start a run, send ``sig`` once ``n_records`` records are durable, return the process."""
+        self.hold_at = n_records
+        self.released.clear()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None and self.records() < n_records:
+            time.sleep(0.02)
+        assert process.poll() is None, process.stderr.read()
+        process.send_signal(sig)
+        process.wait(timeout=30)
+        self.released.set()
+        return process
 
 
 def test_interrupt_and_sigkill_mid_run_then_resume_gives_one_record_per_paper(fake_llm, shared_datasets, tmp_path):
-    server = fake_llm(scripted_reviewer(), latency=0.3)
     run_dir = tmp_path / "run"
     records_path = run_dir / "records.jsonl"
+    answers = HeldAnswers(records_path)
+    server = fake_llm(answers, latency=0.05)
     command = [sys.executable, "-m", "review_bench", "run", "iclr2022", "--data-dir", str(shared_datasets),
                "--model", MODEL, "--base-url", server.openai_base_url, "--limit", "12", "--concurrency", "2",
                "--text", "raw", "--run-dir", str(run_dir)]
 
-    interrupted = start_and_stop_after(command, records_path, 2, signal.SIGINT)
+    interrupted = answers.stop_after(command, 2, signal.SIGINT)
     assert interrupted.returncode == 130
     assert "resume with:" in interrupted.stderr.read()
     assert read_manifest(run_dir).status == "interrupted"
     after_interrupt = len(read_records(run_dir))
 
-    start_and_stop_after(command, records_path, after_interrupt + 2, signal.SIGKILL)
+    answers.stop_after(command, after_interrupt + 2, signal.SIGKILL)
     killed_with = len(read_records(run_dir))
     assert after_interrupt + 2 <= killed_with < 12
     assert read_manifest(run_dir).status == "running"

@@ -28,7 +28,7 @@ def write_pdf(path, pages=1, hide=None):
 
 
 HIDING = {
-    "white": lambda page: page.insert_text((72, 200), INJECTION, fontsize=11, color=(1, 1, 1)),
+    "low_contrast": lambda page: page.insert_text((72, 200), INJECTION, fontsize=11, color=(1, 1, 1)),
     "tiny": lambda page: page.insert_text((72, 200), INJECTION, fontsize=1),
     "off_page": lambda page: page.insert_text((72, page.rect.height + 99), INJECTION, fontsize=11),
     "invisible": lambda page: page.insert_text((72, 200), INJECTION, fontsize=11, render_mode=3),
@@ -50,14 +50,17 @@ def test_every_hidden_span_is_counted_and_the_excerpt_is_capped(tmp_path):
     def hide_all(page):
         for hide in HIDING.values():
             hide(page)
-        for row in range(6):
+        for row in range(6):  # one hidden paragraph: consecutive hidden lines make one span
             near_white = (0.99, 0.99, 0.99)
             page.insert_text((72, 300 + 20 * row), INJECTION, fontsize=11, color=near_white)
 
     pdf = read_pdf(write_pdf(tmp_path / "paper.pdf", hide=hide_all))
 
-    assert pdf.hidden.count == 10
-    assert pdf.hidden.reasons == {"white": 7, "tiny": 1, "off_page": 1, "invisible": 1}
+    assert pdf.hidden.count == 5
+    assert pdf.hidden.reasons == {"low_contrast": 2, "tiny": 1, "off_page": 1, "invisible": 1}
+    assert [span.reason for span in pdf.hidden.spans] == ["low_contrast", "tiny", "off_page", "invisible",
+                                                          "low_contrast"]
+    assert pdf.hidden.spans[-1].excerpt == " ".join([INJECTION] * 6)[:200]
     assert len(pdf.hidden.excerpt) == 200
     assert pdf.hidden.excerpt.startswith(INJECTION)
 
@@ -73,16 +76,15 @@ def test_white_text_on_a_dark_shape_is_visible(tmp_path):
     assert pdf.hidden.count == 0
 
 
-def test_text_crossing_the_edge_is_hidden_only_if_mostly_off_the_page(tmp_path):
+def test_text_crossing_the_edge_keeps_the_glyphs_on_the_page(tmp_path):
     def across_edges(page):
-        page.insert_text((page.rect.width - 60, 300), "mostly on the page", fontsize=11)
-        page.insert_text((page.rect.width - 20, 320), "mostly off the page", fontsize=11)
+        page.insert_text((page.rect.width - 60, 300), "words running off the page", fontsize=11)
 
     pdf = read_pdf(write_pdf(tmp_path / "paper.pdf", hide=across_edges))
 
-    assert "mostly on the page" in pdf.text
-    assert "mostly off" not in pdf.text
-    assert pdf.hidden.reasons == {"off_page": 1}
+    visible, hidden = "words runnin", "g off the page"
+    assert visible in pdf.text and "off the" not in pdf.text
+    assert [(span.reason, span.excerpt) for span in pdf.hidden.spans] == [("off_page", hidden)]
 
 
 def test_max_pages_reads_only_the_first_pages(tmp_path):
@@ -99,10 +101,10 @@ def test_max_pages_reads_only_the_first_pages(tmp_path):
 
 
 def test_second_read_comes_from_the_cache_without_parsing(tmp_path, monkeypatch):
-    path = write_pdf(tmp_path / "paper.pdf", hide=HIDING["white"])
+    path = write_pdf(tmp_path / "paper.pdf", hide=HIDING["low_contrast"])
     first = read_pdf(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert (tmp_path / "cache" / "pdf_text" / f"{digest}-all.json").is_file()
+    assert len(list((tmp_path / "cache" / "pdf_text").glob(f"{digest}-all-*.json"))) == 1
 
     def no_parsing(*args, **kwargs):
         raise AssertionError("the PDF was parsed again")
@@ -120,8 +122,8 @@ def test_cache_dir_argument_wins_over_the_environment(tmp_path):
     path = write_pdf(tmp_path / "paper.pdf")
     read_pdf(path, max_pages=1, cache_dir=tmp_path / "mine")
 
-    cached = [p.name.rsplit("-", 1)[1] for p in (tmp_path / "mine" / "pdf_text").iterdir()]
-    assert cached == ["1.json"]
+    cached = [p.name.split("-", 2)[1] for p in (tmp_path / "mine" / "pdf_text").iterdir()]
+    assert cached == ["1"]
     assert not (tmp_path / "cache").exists()
 
 
@@ -143,7 +145,7 @@ def _blank(path):
 
 def _only_hidden(path):
     doc = pymupdf.open()
-    HIDING["white"](doc.new_page())
+    HIDING["low_contrast"](doc.new_page())
     doc.save(path)
 
 
@@ -210,9 +212,3 @@ def test_load_paper_rejects_what_is_not_a_paper(tmp_path):
         load_paper(tmp_path / "broken.pdf")
 
 
-def test_real_papers_have_no_hidden_text(shared_datasets):
-    generated = sorted((shared_datasets / "ai_scientist_papers" / "pdfs").glob("*.pdf"))
-    for path in [shared_datasets / "fewshot" / "attention.pdf", *generated]:
-        pdf = read_pdf(path, max_pages=3)
-        assert pdf.hidden.count == 0, (path.name, pdf.hidden)
-        assert len(pdf.text) > 5000

@@ -1,6 +1,7 @@
 """The review pipeline's call graph, against a local server playing each provider's API
 through the real SDKs."""
 
+import pytest
 from fakes.reviews import ROUND, classify, scripted_reviewer
 from helpers_review import review_with
 
@@ -25,7 +26,11 @@ def test_openai_call_graph_fewshot_ensemble_reflections(fake_llm, shared_dataset
     assert outcome.meta.extra["ensemble_overall"] == [6, 5, 7, 4, 8]
     assert outcome.meta.extra["reflection_rounds"] == 2 and outcome.meta.extra["stopped_early"]
     assert outcome.meta.calls == 4
-    assert outcome.meta.usage["input_tokens"] > 0 and outcome.meta.cost_usd > 0
+    sent_in = sum(r.usage["prompt_tokens"] for r in server.requests)
+    sent_out = sum(r.usage["completion_tokens"] for r in server.requests)
+    assert (outcome.meta.usage["input_tokens"], outcome.meta.usage["output_tokens"]) == (sent_in, sent_out)
+    # gpt-4o-2024-05-13 list prices: $5 in, $15 out per million tokens.
+    assert outcome.meta.cost_usd == pytest.approx((sent_in * 5 + sent_out * 15) / 1e6)
     assert outcome.meta.decision_by_threshold == ("Accept" if outcome.review.Overall >= 6 else "Reject")
 
 

@@ -75,14 +75,14 @@ class EmbeddedReviewer:
         started = time.perf_counter()
         prediction = self.model.predict([paper.text])[0]
         form = review_form(prediction)
-        meta = ReviewMeta(
+        meta = ReviewMeta.for_paper(
+            paper,
             model=MODEL_NAME,
             config=self.config.model_dump(mode="json"),
             latency_s=time.perf_counter() - started,
             decision_by_threshold=form.decision_at(self.config.threshold),
             threshold=self.config.threshold,
             overall_mean=prediction.rating,
-            hidden_text=paper.hidden,
             extra={
                 "offline_model": "the offline model (embedded): a TF-IDF + structure ridge trained on "
                 f"{_trained_on(self.model)}; the text fields are its evidence, not a reading of the paper",

@@ -120,7 +120,8 @@ def _backend(model_string: str, *, base_url: str | None, adapter: str | None, ti
 
 def create_model(model_string: str, *, base_url: str | None = None, adapter: str | None = None,
                  use_cache: bool = True, refresh_cache: bool = False, max_concurrency: int = 8,
-                 timeout: float | None = None, max_retries: int = 5, price: Price | None = None) -> Model:
+                 timeout: float | None = None, max_retries: int = 5, price: Price | None = None,
+                 reasoning_effort: str | None = None) -> Model:
     provider = create_provider(model_string, base_url=base_url, adapter=adapter, timeout=timeout, price=price)
     return Model(provider, max_concurrency=max_concurrency, use_cache=use_cache, refresh_cache=refresh_cache,
-                 max_retries=max_retries)
+                 max_retries=max_retries, reasoning_effort=reasoning_effort)

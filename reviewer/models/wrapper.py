@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from reviewer.models.base import (
     ChatMessage,
@@ -52,8 +52,11 @@ class Model:
         base_delay: float = 1.0,
         max_delay: float = 60.0,
         batcher=None,
+        reasoning_effort: str | None = None,
     ):
         self.provider = provider
+        #: The effort of every call whose config asks for none (a run-wide setting, e.g. the scientist's).
+        self.reasoning_effort = reasoning_effort
         self.name = provider.name
         self.max_retries = max_retries
         self.base_delay = base_delay
@@ -86,6 +89,8 @@ class Model:
         return self.provider.notes()
 
     async def generate(self, messages: list[ChatMessage], config: GenerateConfig) -> Completion:
+        if config.reasoning_effort is None and self.reasoning_effort is not None:
+            config = replace(config, reasoning_effort=self.reasoning_effort)
         key = request_key(self.provider.cache_identity(), messages, config)
         if self.cache is not None and not self.refresh_cache:
             hit = self.cache.get(key)

@@ -30,6 +30,8 @@ class SeenRequest:
     at: float = field(default_factory=time.monotonic)
     #: The HTTP status the server answered with.
     status: int = 200
+    #: The usage block of the answer, as the server sent it (None until answered).
+    usage: dict | None = None
 
     @property
     def messages(self) -> list[dict]:
@@ -138,7 +140,9 @@ class FakeLLMServer(LoopbackServer):
                 if api == "openai" and len(texts) < seen.n:
                     texts = (texts * seen.n)[: seen.n]
                 thinks = server.strict and api_rules.thinks(api, body, server.rules)
-                self._send(200, server._payload(seen, texts, thinks=thinks))
+                payload = server._payload(seen, texts, thinks=thinks)
+                seen.usage = payload["usage"]
+                self._send(200, payload)
 
             def _fault(self, fault: Fault):
                 if fault.delay:
