@@ -100,6 +100,16 @@ def test_a_budget_stops_the_run_and_a_larger_one_resumes_it(app, fake_llm, tmp_p
     assert len(server.requests) == 4 and read_manifest(tmp_path / "run").status == "complete"
 
 
+@pytest.mark.parametrize("option", [["--dry-run"], ["--max-cost", "5"], ["--batch"]])
+def test_an_attack_whose_baseline_no_ceiling_counts_is_refused(app, fake_llm, tmp_path, option):
+    server = fake_llm(distinct_reviewer())
+    result = invoke(app, "run", "--dataset", str(tiny_venue(tmp_path / "venue")), "--text", "raw", "--model", MODEL,
+                    "--base-url", server.openai_base_url, "--attack", "visible", "--run-dir", str(tmp_path / "run"),
+                    *option)
+    assert result.exit_code == 2 and "--attack does not go with" in result.output
+    assert server.requests == [] and not (tmp_path / "run").exists()
+
+
 def test_an_exhausted_quota_stops_the_run_unretried_and_it_resumes(app, fake_llm, tmp_path):
     server = fake_llm(distinct_reviewer())
     root = tiny_venue(tmp_path / "venue", n=3)
