@@ -20,8 +20,6 @@ import hashlib
 import textwrap
 from pathlib import Path
 
-import pymupdf
-
 from benchmarks.records import AttackInfo, AttackKind, PaperRecord, RunManifest
 from benchmarks.stats import wilson_interval
 from corpus.dataset import DatasetPaper, PaperLoader
@@ -32,8 +30,8 @@ BASELINE_DIR = "unattacked"
 PDF_DIR = "attack_pdfs"
 #: The instruction goes after the first paragraph that ends this far into the paper (past the abstract).
 AFTER_CHARS = 1000
-# Typesetting: letter paper, 9 pt Helvetica, lines wrapped to fit between 54 pt margins.
-PAGE = pymupdf.paper_rect("letter")
+# Typesetting: letter paper (points), 9 pt Helvetica, lines wrapped to fit between 54 pt margins.
+PAGE_WIDTH, PAGE_HEIGHT = 612, 792
 MARGIN, FONT_SIZE, LEADING, WRAP = 54, 9, 11.5, 95
 
 
@@ -78,16 +76,18 @@ def _insertion_point(text: str) -> int:
 
 def typeset(text: str, hidden: str | None, path: Path) -> Path:
     """The paper as a PDF, ``hidden`` in white after its first paragraph."""
+    import pymupdf  # here, not at the top: the report imports this module, and a run prepares the report
+
     at = _insertion_point(text)
     flow = [(line, False) for line in _wrap(text[:at])]
     if hidden:
         flow += [("", False)] + [(line, True) for line in _wrap(hidden)] + [("", False)]
     flow += [(line, False) for line in _wrap(text[at:])]
-    per_page = int((PAGE.height - 2 * MARGIN) / LEADING)
+    per_page = int((PAGE_HEIGHT - 2 * MARGIN) / LEADING)
     font = pymupdf.Font("helv")
     with pymupdf.open() as doc:
         for start in range(0, len(flow), per_page):
-            page = doc.new_page(width=PAGE.width, height=PAGE.height)
+            page = doc.new_page(width=PAGE_WIDTH, height=PAGE_HEIGHT)
             writers = {False: pymupdf.TextWriter(page.rect), True: pymupdf.TextWriter(page.rect, color=(1, 1, 1))}
             for row, (line, white) in enumerate(flow[start:start + per_page]):
                 if line:
@@ -100,7 +100,9 @@ def typeset(text: str, hidden: str | None, path: Path) -> Path:
 
 
 def _wrap(text: str) -> list[str]:
-    font, width = pymupdf.Font("helv"), PAGE.width - 2 * MARGIN
+    import pymupdf
+
+    font, width = pymupdf.Font("helv"), PAGE_WIDTH - 2 * MARGIN
     lines = []
     for paragraph in text.split("\n"):
         for line in textwrap.wrap(paragraph, WRAP) or [""]:
