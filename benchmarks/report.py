@@ -253,7 +253,8 @@ def _roc(axes, summary: ScoredRun, label: str) -> None:
 def _roc_axes(axes) -> None:
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
     axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC from Overall")
-    axes.legend(loc="lower right", fontsize=8)
+    if axes.get_legend_handles_labels()[0]:  # a run with one class only has no curve to name
+        axes.legend(loc="lower right", fontsize=8)
 
 
 def _confusion(axes, accepted: np.ndarray, overall: np.ndarray, threshold: float) -> None:
