@@ -14,6 +14,7 @@ import time
 import pytest
 from fakes.llm_server import Fault
 from fakes.reviews import classify, scripted_reviewer
+from fakes.venues import tiny_venue
 from typer.testing import CliRunner
 
 from benchmarks.store import read_manifest, read_records
@@ -30,16 +31,6 @@ def app():
 
 def invoke(app, *args):
     return CliRunner().invoke(app, ["run", *args], catch_exceptions=False)
-
-
-def make_venue(root, n=4):
-    (root / "texts").mkdir(parents=True)
-    rows = ["paper_id\t0\t1\tdecision"]
-    for i in range(n):
-        rows.append(f"v{i}\t{4 + i}\t{5 + i}\t{'Accept' if i % 2 else 'Reject'}")
-        (root / "texts" / f"v{i}.txt").write_text(f"# Paper v{i}\n\nWe study problem {i}.\n")
-    (root / "ratings_venue.tsv").write_text("\n".join(rows) + "\n")
-    return root
 
 
 def test_run_five_papers_writes_manifest_records_and_metrics(app, fake_llm, shared_datasets, tmp_path):
@@ -82,24 +73,24 @@ def test_a_different_config_refuses_the_run_dir(app, fake_llm, shared_datasets, 
 
 def test_blind_text_mode_is_the_default_and_recorded(app, fake_llm, tmp_path):
     server = fake_llm(scripted_reviewer())
-    venue = make_venue(tmp_path / "venue", n=2)
+    venue = tiny_venue(tmp_path / "venue", n=2)
     result = invoke(app, "--dataset", str(venue), "--model", MODEL, "--base-url", server.openai_base_url,
                     "--run-dir", str(tmp_path / "run"))
     assert result.exit_code == 0, result.output
     manifest = read_manifest(tmp_path / "run")
     assert (manifest.dataset.name, manifest.dataset.text_mode, manifest.limit) == ("venue", "blind", None)
     assert len(read_records(tmp_path / "run")) == 2
-    assert any("We study problem 1." in seen.last_user for seen in server.requests)
+    assert any("We study problem 1 with care." in seen.last_user for seen in server.requests)
 
 
 def test_bad_input_is_one_line_exit_2(app, tmp_path, monkeypatch):
     monkeypatch.delenv("REVIEW_BENCH_DATA", raising=False)
     result = invoke(app, "iclr2022", "--model", MODEL, "--text", "raw")
     assert result.exit_code == 2 and "no data folder" in result.output
-    venue = make_venue(tmp_path / "venue")
-    (venue / "ratings_venue.tsv").write_text("paper_id\t0\tdecision\nv0\tgood\tAccept\n")
+    venue = tiny_venue(tmp_path / "venue", n=4)
+    (venue / "ratings_v.tsv").write_text("paper_id\t0\tdecision\nv0\tgood\tAccept\n")
     result = invoke(app, "--dataset", str(venue), "--model", MODEL, "--text", "raw")
-    assert result.exit_code == 2 and "ratings_venue.tsv:2: a rating is not a number" in result.output
+    assert result.exit_code == 2 and "ratings_v.tsv:2: a rating is not a number" in result.output
     result = invoke(app, "--dataset", str(venue), "--text", "raw", "--body-only")
     assert result.exit_code == 2 and "--body-only needs --text blind" in result.output
 
@@ -169,7 +160,7 @@ def test_interrupt_and_sigkill_mid_run_then_resume_gives_one_record_per_paper(fa
 def test_faults_end_as_retried_successes_or_recorded_failures(app, fake_llm, tmp_path):
     server = fake_llm(scripted_reviewer())
     run_dir = tmp_path / "run"
-    venue = make_venue(tmp_path / "venue")
+    venue = tiny_venue(tmp_path / "venue", n=4)
 
     def run(limit, *extra):
         result = invoke(app, "--dataset", str(venue), "--model", MODEL, "--base-url", server.openai_base_url,
