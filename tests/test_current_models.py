@@ -43,13 +43,24 @@ def review(app, server, model, tmp_path, *options, env=None):
     return json.loads(result.stdout), result.stderr
 
 
+def list_price(model: str, requests) -> float:
+    """What genai-prices itself charges for the tokens the server said it used."""
+    from genai_prices import Usage, calc_price
+
+    provider, name = model.split("/", 1)
+    spent = [(u.get("prompt_tokens", u.get("input_tokens")), u.get("completion_tokens", u.get("output_tokens")))
+             for u in (r.usage for r in requests)]
+    usage = Usage(input_tokens=sum(i for i, _ in spent), output_tokens=sum(o for _, o in spent))
+    return float(calc_price(usage, model_ref=name, provider_id=provider).total_price)
+
+
 @pytest.mark.parametrize("model", TODAY)
 def test_todays_models_review_and_report_a_priced_cost(app, strict, model, tmp_path):
     review_json, stderr = review(app, strict, model, tmp_path)
     meta = review_json["meta"]
     assert review_json["Overall"] in range(1, 11) and meta["calls"] == (4 if model.startswith("openai/") else 6)
     assert all(r.status == 200 for r in strict.requests), "nothing the real API would reject was sent"
-    assert meta["cost_usd"] > 0
+    assert meta["cost_usd"] == pytest.approx(list_price(model, strict.requests))
     assert any(note.startswith(f"{model} priced by genai-prices ") for note in meta["notes"])
     assert any("temperature 0.75 not applied" in note for note in meta["notes"]), "the run says so"
     assert "temperature 0.75 not applied" in stderr
