@@ -91,11 +91,12 @@ def bwrap_command(folder: Path, *, read_only: list[str], tmp_bytes: int, devices
             args += ["--ro-bind", path, path]
     for name in ETC_FILES:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    for path in interpreter_paths(python):
-        args += ["--ro-bind", path, path]
     args += ["--proc", "/proc", "--dev", "/dev"]
     size = ["--size", str(tmp_bytes)] if "--size" in options else []
     args += [*size, "--tmpfs", "/tmp", *size, "--tmpfs", "/dev/shm"]
+    # After the private /tmp: an environment that lives under /tmp is bound on top of it, not hidden by it.
+    for path in interpreter_paths(python):
+        args += ["--ro-bind", path, path]
     for device in devices:
         args += ["--dev-bind", device, device]
     if devices:  # the driver libraries read the PCI devices' attributes

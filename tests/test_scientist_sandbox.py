@@ -368,3 +368,18 @@ def test_gpu_devices_are_passed_through_only_with_gpu(tmp_path, monkeypatch):
     assert with_gpu.isolation.gpu == (stand_in,)
     assert with_gpu.run(tmp_path, ["experiment.py"]).stdout.split() == ["True", "True"]
     assert Sandbox().run(tmp_path, ["experiment.py"]).stdout.split() == ["False", "False"]
+
+
+def test_an_environment_under_tmp_is_not_hidden_by_the_private_tmp(bwrap_works, tmp_path):
+    """A checkout (and its .venv) under /tmp: the sandbox's own /tmp must not cover the interpreter."""
+    environment = Path(tempfile.mkdtemp(prefix="venv-", dir="/tmp"))
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(environment)], check=True)
+        python = str(environment / "bin" / "python")
+        folder = tmp_path / "idea"
+        folder.mkdir()
+        result = Sandbox().run(folder, ["-c", "import sys; print(sys.prefix)"], python=python)
+        assert result.status == "ok", result.stderr
+        assert result.stdout.strip() == str(environment)
+    finally:
+        shutil.rmtree(environment)
