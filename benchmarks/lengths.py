@@ -45,13 +45,10 @@ def split_text_mode(text_mode: str) -> tuple[str, bool, bool]:
 def text_lengths(data: Dataset, text_mode: str, max_pages: int | None = None) -> dict[str, int]:
     """Characters of each paper's text in ``text_mode`` (papers that cannot be read are left
     out), cached by the dataset's contents and the blinding rules."""
-    from corpus.blind import rules_fingerprint
-
     mode, body_only, pdf = split_text_mode(text_mode)
     if pdf != (data.source == "pdf"):
         raise DatasetError(f"{data.folder}: the run read {text_mode} texts, the dataset has {data.source} papers")
-    key = json.dumps([data.fingerprint(), text_mode, max_pages, rules_fingerprint() if mode == "blind" else ""])
-    path = cache_dir() / "lengths" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+    path = _lengths_file(data, text_mode, max_pages)
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
     load = paper_loader(mode, body_only=body_only, max_pages=max_pages)
@@ -63,6 +60,19 @@ def text_lengths(data: Dataset, text_mode: str, max_pages: int | None = None) ->
             continue
     atomic_write(path, json.dumps(lengths))
     return lengths
+
+
+def lengths_known(data: Dataset, text_mode: str, max_pages: int | None = None) -> bool:
+    """Whether ``text_lengths`` has these lengths on disk already."""
+    return _lengths_file(data, text_mode, max_pages).is_file()
+
+
+def _lengths_file(data: Dataset, text_mode: str, max_pages: int | None) -> Path:
+    from corpus.blind import rules_fingerprint
+
+    blind = split_text_mode(text_mode)[0] == "blind"
+    key = json.dumps([data.fingerprint(), text_mode, max_pages, rules_fingerprint() if blind else ""])
+    return cache_dir() / "lengths" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
 
 
 def _progress(papers: list[DatasetPaper], description: str):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import multiprocessing
 import shlex
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
@@ -277,15 +278,34 @@ def _prepare_scoring(manifest) -> None:
 
     def prepare() -> None:
         import benchmarks.report  # noqa: F401 (with benchmarks.metrics)
-        from benchmarks.lengths import dataset_folder, train_threshold
-        from corpus.dataset import DatasetError
+        from benchmarks.lengths import dataset_folder, lengths_known
+        from corpus.dataset import DatasetError, load_folder
 
         folder = dataset_folder(manifest)
-        if folder is not None and manifest.dataset.split != "train":
-            with contextlib.suppress(DatasetError, OSError):
-                train_threshold(folder, manifest.dataset.text_mode, manifest.config.get("max_pages"))
+        if folder is None or manifest.dataset.split == "train":
+            return
+        mode, max_pages = manifest.dataset.text_mode, manifest.config.get("max_pages")
+        with contextlib.suppress(DatasetError, OSError):
+            if lengths_known(load_folder(folder, "train"), mode, max_pages):
+                return
+        # Blinding the train split is seconds of CPU: in another process, so that it does not
+        # take the interpreter from the event loop. Whatever fails there fails again, with its
+        # message, in the scoring that needs it.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool, contextlib.suppress(Exception):
+            pool.submit(_measure_train_split, folder, mode, max_pages).result()
 
     _BACKGROUND.submit(prepare)
+
+
+def _measure_train_split(folder: Path, text_mode: str, max_pages: int | None) -> None:
+    """In a child process: the train split's text lengths, into their cache on disk."""
+    import os
+
+    from benchmarks.lengths import train_threshold
+
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (its progress bar would cross the run's)
+    train_threshold(folder, text_mode, max_pages)
 
 
 def _llm(reviewer):
